@@ -1,0 +1,41 @@
+# The attention-guided translation model with the hyper-parameters of
+# Mejjati et al., NeurIPS 2018 (and the authors' code). Domain names come from
+# the dataset config (model.domains).
+model = dict(
+    type='UAGIT',
+    domains=None,  # e.g. ['horse', 'zebra']; the second is the default target
+    data_preprocessor=dict(type='DataPreprocessor'),
+    generator=dict(
+        type='ResnetGenerator',
+        in_channels=3,
+        out_channels=3,
+        base_channels=32,  # ngf 32 (CycleGAN uses 64)
+        norm_cfg=dict(type='IN'),
+        use_dropout=False,
+        num_blocks=9,
+        padding_mode='reflect',
+        init_cfg=dict(type='normal', gain=0.02)),
+    discriminator=dict(
+        type='AttentionMaskedDiscriminator',
+        in_channels=3,
+        base_channels=64,  # 64-128-256-512-1, strides 2,2,2,1,1
+        num_conv=3,
+        norm_cfg=dict(type='IN'),
+        threshold=0.1,  # tau: phase 2 shows D only x * [attention > tau]
+        init_cfg=dict(type='normal', gain=0.02)),
+    attention=dict(
+        type='AttentionNet',
+        in_channels=3,
+        base_channels=32,
+        num_down=2,
+        num_blocks=1,
+        init_gain=0.02),
+    generator_input='foreground',  # 'foreground' (paper) or 'full'
+    gan_loss=dict(type='GANLoss', gan_type='lsgan', loss_weight=1.0),
+    cycle_loss=dict(type='L1Loss', loss_weight=10.0, reduction='mean'),
+    id_loss=None,
+    buffer_size=50,
+    switch_epoch=30,  # phase 2 from epoch 30 (0-based); None = "Ours-D"
+    switch_iter=None,
+    freeze_attention=True,
+    disc_norm_in_phase2=False)

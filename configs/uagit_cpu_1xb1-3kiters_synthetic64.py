@@ -1,0 +1,59 @@
+# A CPU-sized run on the built-in synthetic dataset (64x64, made by
+# `python tools/make_synthetic_dataset.py data/synthetic64`): ngf-32 generators
+# with 6 residual blocks, batch 1, 3,000 iterations; phase 2 from iteration
+# 1,800 (60 %: the attention gets longer to sharpen before it is frozen);
+# lr 1e-4, decaying linearly to 0 over the second half.
+_base_ = [
+    './_base_/models/uagit.py', './_base_/datasets/unpaired_256.py',
+    './_base_/schedules/uagit_100e.py'
+]
+
+domain_a, domain_b = 'smooth', 'striped'
+data_root = 'data/synthetic64'
+max_iters = 3000
+
+model = dict(
+    domains=[domain_a, domain_b],
+    generator=dict(num_blocks=6),
+    switch_epoch=None,
+    switch_iter=1800)
+
+pipeline_train = [
+    dict(type='LoadImageFromFile', key='img_A', color_type='color'),
+    dict(type='LoadImageFromFile', key='img_B', color_type='color'),
+    dict(type='Flip', keys=['img_A'], direction='horizontal'),
+    dict(type='Flip', keys=['img_B'], direction='horizontal'),
+    dict(type='PackUnpairedInputs'),
+]
+pipeline_test = [
+    dict(type='LoadImageFromFile', key='img_A', color_type='color'),
+    dict(type='LoadImageFromFile', key='img_B', color_type='color'),
+    dict(type='PackUnpairedInputs'),
+]
+_dataset = dict(data_root=data_root, domain_a=domain_a, domain_b=domain_b)
+train_dataloader = dict(
+    num_workers=1,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    dataset=dict(_dataset, pipeline=pipeline_train))
+test_dataloader = dict(
+    num_workers=1, batch_size=8, dataset=dict(_dataset,
+                                              pipeline=pipeline_test))
+
+train_cfg = dict(
+    _delete_=True, type='IterBasedTrainLoop', max_iters=max_iters)
+param_scheduler = [
+    dict(
+        type='LinearLR',
+        start_factor=1.0,
+        end_factor=0.0,
+        by_epoch=False,
+        begin=max_iters // 2,
+        end=max_iters)
+]
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
+    checkpoint=dict(
+        type='CheckpointHook', interval=500, by_epoch=False,
+        max_keep_ckpts=3))
+log_processor = dict(by_epoch=False)
+env_cfg = dict(cudnn_benchmark=False)

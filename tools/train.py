@@ -1,0 +1,58 @@
+"""Train a uagit_mm (or any mmagic) config with mmengine's Runner."""
+import argparse
+import logging
+import os
+import os.path as osp
+
+from mmengine.config import Config, DictAction
+from mmengine.logging import print_log
+from mmengine.runner import Runner
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Train a uagit_mm model')
+    parser.add_argument('config', help='config file')
+    parser.add_argument('--work-dir', help='where logs and checkpoints go')
+    parser.add_argument(
+        '--resume', action='store_true',
+        help='resume from the latest checkpoint in the work dir')
+    parser.add_argument(
+        '--amp', action='store_true',
+        help='automatic mixed precision (every sub-optimizer of the config)')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config settings, key=value (e.g. data_root=DIR '
+        'train_cfg.max_iters=100)')
+    parser.add_argument(
+        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def main():
+    args = parse_args()
+    import uagit_mm  # noqa: F401  (compat fixes before the config is built)
+    from uagit_mm.utils import load_config
+
+    cfg = load_config(args.config, args.cfg_options)
+    cfg.launcher = args.launcher
+    cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
+        './work_dirs', osp.splitext(osp.basename(args.config))[0])
+    if args.amp:
+        from uagit_mm.utils import enable_amp
+        enable_amp(cfg)
+    if args.resume:
+        cfg.resume = True
+
+    runner = Runner.from_cfg(cfg)
+    print_log(f'Working directory: {cfg.work_dir}', logger='current')
+    runner.train()
+    print_log(f'Checkpoints under {cfg.work_dir}, logs under '
+              f'{runner.log_dir}', logger='current', level=logging.INFO)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,16 @@
+"""uagit_mm: attention-guided unpaired image-to-image translation for mmagic.
+
+Importing the package applies the compatibility fixes (before mmagic is
+imported) and registers the models, datasets and hooks into mmagic's
+registries.
+"""
+from . import compat  # noqa: F401  (must come before any mmagic import)
+
+import mmagic.models  # noqa: E402,F401
+
+compat.apply_after_mmagic()
+
+from . import datasets, engine, models  # noqa: E402,F401
+
+__version__ = '0.1.0'
+__all__ = ['__version__', 'datasets', 'engine', 'models']

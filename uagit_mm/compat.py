@@ -1,0 +1,170 @@
+"""Fixes that let mmagic 1.2.0 run on the stack pinned in ``requirements/``.
+
+Imported by :mod:`uagit_mm` before anything touches mmagic. Each fix first
+checks that the problem is really present, so the module is a no-op on a stack
+where upstream has fixed it (for example with a full mmcv build, fix 2 does
+nothing). The four problems are described in the README ("Compatibility").
+
+1. ``np.bool8`` was removed in numpy 2; ``mmagic/utils/trans_utils.py`` uses it
+   at import time.
+2. ``import mmagic.models`` imports ``mmcv.ops`` (BasicVSR++, EDVR, TDAN,
+   StyleGAN), which needs the compiled ``mmcv._ext``; mmcv-lite has none.
+3. ``mmagic.models.utils.generation_init_weights`` raises ``UnboundLocalError``
+   for modules that are neither conv nor batch-norm (ReLU, InstanceNorm) when
+   the Runner records init info (open-mmlab/mmagic#2109).
+4. torch >= 2.6 loads checkpoints with ``weights_only=True`` and mmengine
+   checkpoints hold the message hub (``HistoryBuffer``, numpy arrays).
+   See :mod:`uagit_mm.checkpoint` for how loading is made to work safely.
+"""
+import importlib
+import importlib.machinery
+import importlib.util
+import sys
+import types
+from collections import defaultdict
+from typing import Callable, List
+
+import numpy as np
+
+APPLIED: List[str] = []
+
+
+def _fix_numpy_bool8() -> None:
+    """Fix 1: alias the removed ``np.bool8`` to ``np.bool_`` (numpy >= 2)."""
+    try:
+        np.bool8  # noqa: B018
+    except AttributeError:
+        np.bool8 = np.bool_
+        APPLIED.append('numpy.bool8 alias')
+
+
+class _MissingMMCVOps(types.ModuleType):
+    """Stand-in for ``mmcv._ext`` when mmcv has no compiled ops (mmcv-lite).
+
+    Importing ``mmcv.ops`` only checks that the op names exist; calling one
+    raises an error that says what is missing instead of crashing the import.
+    """
+
+    def __getattr__(self, name: str) -> Callable:
+        if name.startswith('__'):
+            raise AttributeError(name)
+
+        def _unavailable(*args, **kwargs):
+            raise RuntimeError(
+                f'mmcv op `{name}` needs the compiled mmcv extension, but '
+                'this environment has mmcv-lite. uagit_mm does not use '
+                'compiled ops; install a full mmcv 2.1 build if another '
+                'mmagic model needs them.')
+
+        _unavailable.__name__ = name
+        return _unavailable
+
+
+def _fix_mmcv_ext() -> None:
+    """Fix 2: register a placeholder ``mmcv._ext`` when the real one is missing.
+
+    The placeholder carries a real ``__spec__`` (with no loader) so that
+    ``mmengine.utils.mmcv_full_available()`` answers ``False`` instead of
+    raising ``ValueError: mmcv._ext.__spec__ is None``.
+    """
+    if 'mmcv._ext' in sys.modules:
+        return
+    if importlib.util.find_spec('mmcv') is None:
+        return
+    try:
+        importlib.import_module('mmcv._ext')
+        return  # a full mmcv build: nothing to fix
+    except ImportError:
+        pass
+    module = _MissingMMCVOps('mmcv._ext')
+    module.__spec__ = importlib.machinery.ModuleSpec('mmcv._ext', None)
+    sys.modules['mmcv._ext'] = module
+    APPLIED.append('mmcv._ext placeholder (mmcv-lite)')
+
+
+def _generation_init_weights(module, init_type='normal', init_gain=0.02):
+    """Drop-in replacement for mmagic's ``generation_init_weights``.
+
+    Same initialisation (normal / xavier / kaiming / orthogonal for conv and
+    linear weights with zero bias, N(1, gain) for batch-norm weights), but the
+    init info is recorded only for layers that were initialised, which is
+    what mmagic 1.2.0 gets wrong (open-mmlab/mmagic#2109).
+    """
+    from mmengine.model import (kaiming_init, normal_init,
+                                update_init_info, xavier_init)
+    from torch.nn import init
+
+    def init_func(m):
+        classname = m.__class__.__name__
+        info = None
+        if hasattr(m, 'weight') and ('Conv' in classname
+                                     or 'Linear' in classname):
+            if init_type == 'normal':
+                normal_init(m, 0.0, init_gain)
+            elif init_type == 'xavier':
+                xavier_init(m, gain=init_gain, distribution='normal')
+            elif init_type == 'kaiming':
+                kaiming_init(m, a=0, mode='fan_in',
+                             nonlinearity='leaky_relu', distribution='normal')
+            elif init_type == 'orthogonal':
+                init.orthogonal_(m.weight, gain=init_gain)
+                if getattr(m, 'bias', None) is not None:
+                    init.constant_(m.bias.data, 0.0)
+            else:
+                raise NotImplementedError(
+                    f"Initialization method '{init_type}' is not implemented")
+            info = f"Initialize {classname} by 'init_type' {init_type}."
+        elif 'BatchNorm2d' in classname:
+            normal_init(m, 1.0, init_gain)
+            info = (f'{classname} is BatchNorm2d, initialize by Norm '
+                    f'initialization with mean=1, std={init_gain}')
+        if info is not None and hasattr(m, '_params_init_info'):
+            update_init_info(m, info)
+
+    module.apply(init_func)
+
+
+def _init_weights_is_broken(fn: Callable) -> bool:
+    """Whether ``fn`` shows the mmagic#2109 crash on a ReLU."""
+    import torch.nn as nn
+    probe = nn.Sequential(nn.Conv2d(1, 1, 1), nn.ReLU())
+    info = defaultdict(dict)
+    for p in probe.parameters():
+        info[p]['init_info'] = ''
+        info[p]['tmp_mean_value'] = p.data.mean()
+    for m in probe.modules():
+        m._params_init_info = info
+    try:
+        fn(probe)
+    except UnboundLocalError:
+        return True
+    return False
+
+
+def _fix_generation_init_weights() -> None:
+    """Fix 3: replace mmagic's init function wherever it was imported."""
+    utils = importlib.import_module('mmagic.models.utils')
+    original = getattr(utils, 'generation_init_weights', None)
+    if original is None or not _init_weights_is_broken(original):
+        return
+    for name, mod in list(sys.modules.items()):
+        if name.startswith('mmagic') and \
+                getattr(mod, 'generation_init_weights', None) is original:
+            setattr(mod, 'generation_init_weights', _generation_init_weights)
+    APPLIED.append('mmagic generation_init_weights (mmagic#2109)')
+
+
+def apply_before_mmagic() -> None:
+    """Fixes that must run before mmagic is imported (1 and 2)."""
+    _fix_numpy_bool8()
+    _fix_mmcv_ext()
+
+
+def apply_after_mmagic() -> None:
+    """Fixes that patch already-imported mmagic code (3 and 4)."""
+    _fix_generation_init_weights()
+    from . import checkpoint
+    checkpoint.install()
+
+
+apply_before_mmagic()

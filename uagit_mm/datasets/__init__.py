@@ -1,0 +1,4 @@
+from .transforms import PackUnpairedInputs
+from .unpaired_dataset import UnpairedFolderDataset
+
+__all__ = ['PackUnpairedInputs', 'UnpairedFolderDataset']

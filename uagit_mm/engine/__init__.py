@@ -1,0 +1,3 @@
+from .hooks import SafeCheckpointHook, TranslationOutputHook
+
+__all__ = ['SafeCheckpointHook', 'TranslationOutputHook']

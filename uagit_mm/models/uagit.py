@@ -1,0 +1,388 @@
+"""Attention-guided unpaired image-to-image translation (AGGAN) for mmagic."""
+from typing import Dict, List, Optional, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine import MessageHub, print_log
+from mmengine.optim import AmpOptimWrapper, OptimWrapperDict
+
+from mmagic.models.base_models import BaseTranslationModel
+from mmagic.models.editors.cyclegan.cyclegan_modules import GANImageBuffer
+from mmagic.models.utils import set_requires_grad
+from mmagic.registry import MODELS
+from mmagic.structures import DataSample
+from mmagic.utils.typing import SampleList
+from .masked_pool import MaskedImagePool
+
+Tensor = torch.Tensor
+
+
+def compose(image: Tensor, attention: Tensor, translated: Tensor) -> Tensor:
+    """``attention * translated + (1 - attention) * image`` (paper, eq. 1).
+
+    Args:
+        image (Tensor): Source images, (N, C, H, W).
+        attention (Tensor): Attention in [0, 1], (N, 1, H, W).
+        translated (Tensor): Generator output, (N, C, H, W).
+
+    Returns:
+        Tensor: The composite, (N, C, H, W).
+    """
+    return attention * translated + (1.0 - attention) * image
+
+
+@MODELS.register_module()
+class UAGIT(BaseTranslationModel):
+    """Unsupervised attention-guided image-to-image translation.
+
+    Mejjati, Richardt, Tompkin, Cosker, Kim. "Unsupervised Attention-guided
+    Image-to-Image Translation", NeurIPS 2018 (arXiv 1806.02311), often
+    called AGGAN. Per domain ``d`` the model holds ``attentions[d]`` (applied
+    to images *of* ``d``), ``generators[d]`` and ``discriminators[d]``
+    (producing / judging images *of* ``d``, mmagic's convention). A source
+    image ``s`` with attention ``a = A_s(s)`` translates to
+    ``a * G_t(a * s) + (1 - a) * s``; the cycle goes back through the other
+    domain's attention network applied to the translation.
+
+    Training has two phases. Before the switch point the discriminators see
+    whole images and the attention networks train through the generator
+    loss. From the switch point on (unless the switch is disabled, the
+    holistic-discriminator ablation "Ours-D") the discriminators see only
+    ``x * [a > tau]``, the attention networks are frozen and, optionally,
+    the discriminators' norm layers are off.
+
+    Args:
+        generator (dict): Generator config (e.g. mmagic ``ResnetGenerator``).
+        discriminator (dict): Config of an ``AttentionMaskedDiscriminator``.
+        attention (dict): Config of an ``AttentionNet``.
+        data_preprocessor (dict): mmagic ``DataPreprocessor`` config; its
+            ``data_keys`` default to ``img_<domain>`` for both domains.
+        domains (list[str], optional): The two domain names, e.g.
+            ``['horse', 'zebra']``; sets the three arguments below, with the
+            second domain as the default target.
+        default_domain, reachable_domains, related_domains: As in
+            :class:`BaseTranslationModel`; exactly two domains.
+        generator_input (str): 'foreground' feeds ``a * s`` to the generator
+            (the paper), 'full' feeds ``s`` (one version of the authors'
+            code). Defaults to 'foreground'.
+        gan_loss (dict, optional): Adversarial loss. Defaults to mmagic
+            ``GANLoss`` with ``gan_type='lsgan'``.
+        cycle_loss (dict, optional): Cycle loss. Defaults to mmagic
+            ``L1Loss`` with ``loss_weight=10``.
+        id_loss (dict, optional): Identity loss ``|G_s(s) - s|`` (without
+            attention); None (the paper) disables it.
+        buffer_size (int): Fakes kept per direction, with their masks, for
+            the discriminator updates. Defaults to 50.
+        switch_epoch (int, optional): Epoch (0-based) from which phase 2
+            runs. The paper's value is 30 of 100.
+        switch_iter (int, optional): The same in iterations. At most one of
+            ``switch_epoch``/``switch_iter`` may be set; with neither the
+            discriminators stay holistic ("Ours-D").
+        freeze_attention (bool): Stop training the attention networks in
+            phase 2. Defaults to True.
+        disc_norm_in_phase2 (bool): Keep the discriminators' norm layers
+            in phase 2. Defaults to False (the authors' code).
+        size_divisor (int): The generator needs sizes divisible by this;
+            other sizes are reflect-padded and cropped back. Defaults to 4.
+    """
+
+    def __init__(self,
+                 generator: dict,
+                 discriminator: Optional[dict],
+                 attention: dict,
+                 data_preprocessor: dict,
+                 domains: Optional[List[str]] = None,
+                 default_domain: Optional[str] = None,
+                 reachable_domains: Optional[List[str]] = None,
+                 related_domains: Optional[List[str]] = None,
+                 generator_input: str = 'foreground',
+                 gan_loss: Optional[dict] = None,
+                 cycle_loss: Optional[dict] = None,
+                 id_loss: Optional[dict] = None,
+                 buffer_size: int = 50,
+                 switch_epoch: Optional[int] = None,
+                 switch_iter: Optional[int] = None,
+                 freeze_attention: bool = True,
+                 disc_norm_in_phase2: bool = False,
+                 size_divisor: int = 4) -> None:
+        if domains is not None:
+            domains = list(domains)
+            default_domain = default_domain or domains[-1]
+            reachable_domains = reachable_domains or domains
+            related_domains = related_domains or domains
+        if not reachable_domains or len(set(reachable_domains)) != 2:
+            raise ValueError('UAGIT: `domains` (or reachable_domains) must '
+                             f'name exactly two domains, got '
+                             f'{domains or reachable_domains}')
+        if default_domain not in reachable_domains:
+            raise ValueError(f'UAGIT: default_domain {default_domain!r} is '
+                             f'not one of {reachable_domains}')
+        if isinstance(data_preprocessor, dict) and \
+                'data_keys' not in data_preprocessor:
+            data_preprocessor = dict(
+                data_preprocessor,
+                data_keys=[f'img_{d}' for d in reachable_domains])
+        if generator_input not in ('foreground', 'full'):
+            raise ValueError("UAGIT: generator_input must be 'foreground' or "
+                             f"'full', got {generator_input!r}")
+        if switch_epoch is not None and switch_iter is not None:
+            raise ValueError('UAGIT: set at most one of switch_epoch and '
+                             'switch_iter')
+        for key, val in (('switch_epoch', switch_epoch), ('switch_iter',
+                                                          switch_iter)):
+            if val is not None and int(val) < 0:
+                raise ValueError(f'UAGIT: {key} must be >= 0, got {val}')
+        super().__init__(generator, discriminator, default_domain,
+                         reachable_domains, related_domains,
+                         data_preprocessor)
+        self.attentions = nn.ModuleDict(
+            {d: MODELS.build(attention)
+             for d in self._reachable_domains})
+        self.generator_input = generator_input
+        self.gan_loss = MODELS.build(gan_loss or dict(
+            type='GANLoss', gan_type='lsgan'))
+        self.cycle_loss = MODELS.build(cycle_loss or dict(
+            type='L1Loss', loss_weight=10.0))
+        self.id_loss = MODELS.build(id_loss) if id_loss else None
+        self.image_pools = {
+            d: MaskedImagePool(GANImageBuffer(buffer_size))
+            for d in self._reachable_domains
+        }
+        self.switch_epoch = switch_epoch
+        self.switch_iter = switch_iter
+        self.freeze_attention = freeze_attention
+        self.disc_norm_in_phase2 = disc_norm_in_phase2
+        self.size_divisor = size_divisor
+        self._last_phase: Optional[int] = None
+
+    # ------------------------------------------------------------------
+    # translation
+    def other_domain(self, domain: str) -> str:
+        """The domain that is not ``domain``."""
+        return self.get_other_domains(domain)[0]
+
+    def _generate(self, domain: str, x: Tensor) -> Tensor:
+        """Run ``generators[domain]`` on any size (pad, then crop back)."""
+        h, w = x.shape[-2:]
+        ph, pw = -h % self.size_divisor, -w % self.size_divisor
+        if ph or pw:
+            mode = 'reflect' if min(h, w) > max(ph, pw) else 'replicate'
+            x = F.pad(x, (0, pw, 0, ph), mode=mode)
+        return self._get_target_generator(domain)(x)[..., :h, :w]
+
+    def translate(self, image: Tensor,
+                  target_domain: str) -> Tuple[Tensor, Tensor]:
+        """Translate images of the other domain into ``target_domain``.
+
+        Args:
+            image (Tensor): Source images in [-1, 1], (N, C, H, W).
+            target_domain (str): Domain to translate into.
+
+        Returns:
+            tuple[Tensor, Tensor]: The composite (N, C, H, W) and the
+            source attention (N, 1, H, W) in [0, 1].
+        """
+        source = self.other_domain(target_domain)
+        attention = self.get_module(self.attentions)[source](image)
+        gen_in = attention * image if self.generator_input == 'foreground' \
+            else image
+        return compose(image, attention, self._generate(
+            target_domain, gen_in)), attention
+
+    def translation(self, image: Tensor, target_domain=None, **kwargs):
+        """mmagic's translation entry point: returns the composite only."""
+        return self.translate(image, target_domain or self._default_domain)[0]
+
+    def forward_test(self, img, target_domain, **kwargs):
+        """Translate for testing; adds the attention map to the results."""
+        target, attention = self.translate(img, target_domain)
+        return dict(source=img, target=target, attention=attention)
+
+    # ------------------------------------------------------------------
+    # schedule
+    def current_phase(self) -> int:
+        """1 (holistic discriminator) or 2 (attended regions only)."""
+        hub = MessageHub.get_current_instance()
+        if self.switch_iter is not None:
+            return 2 if hub.get_info('iter', 0) >= self.switch_iter else 1
+        if self.switch_epoch is not None:
+            return 2 if hub.get_info('epoch', 0) >= self.switch_epoch else 1
+        return 1
+
+    def _enter_phase(self, phase: int) -> None:
+        norm_on = phase == 1 or self.disc_norm_in_phase2
+        for disc in self.get_module(self.discriminators).values():
+            disc.set_norm_enabled(norm_on)
+        if phase != self._last_phase:
+            print_log(
+                f'UAGIT phase {phase}: discriminators see '
+                f"{'whole images' if phase == 1 else 'attended regions only'}"
+                f", norm {'on' if norm_on else 'off'}; attention networks "
+                f"{'frozen' if self.attention_frozen(phase) else 'training'}",
+                logger='current')
+            self._last_phase = phase
+
+    def attention_frozen(self, phase: int) -> bool:
+        """Whether the attention networks are frozen in ``phase``."""
+        return phase == 2 and self.freeze_attention
+
+    # ------------------------------------------------------------------
+    # training
+    def forward_cycle(self, inputs: Dict[str, Tensor],
+                      train_attention: bool) -> Dict[str, Tensor]:
+        """Translate both ways and back.
+
+        Returns a dict with, per domain ``d`` and ``o`` the other domain:
+        ``real_d``, ``attn_d`` (A_d(real_d)), ``fake_o`` (real_d translated),
+        ``cycle_d`` (fake_o translated back through A_o).
+        """
+        out = {}
+        for src in self._reachable_domains:
+            tgt = self.other_domain(src)
+            real = inputs[f'img_{src}']
+            with torch.set_grad_enabled(train_attention):
+                out[f'attn_{src}'] = self.get_module(
+                    self.attentions)[src](real)
+            attn = out[f'attn_{src}']
+            gen_in = attn * real if self.generator_input == 'foreground' \
+                else real
+            fake = compose(real, attn, self._generate(tgt, gen_in))
+            with torch.set_grad_enabled(train_attention):
+                attn_fake = self.get_module(self.attentions)[tgt](fake)
+            gen_in = attn_fake * fake \
+                if self.generator_input == 'foreground' else fake
+            out[f'real_{src}'] = real
+            out[f'fake_{tgt}'] = fake
+            out[f'cycle_{src}'] = compose(fake, attn_fake,
+                                          self._generate(src, gen_in))
+        return out
+
+    def train_discriminator(self, outputs: Dict[str, Tensor], phase: int,
+                            optim_wrapper) -> Dict[str, Tensor]:
+        """One LSGAN update of both discriminators on pooled fakes."""
+        discs = self.get_module(self.discriminators)
+        losses = {}
+        with optim_wrapper.optim_context(self.discriminators):
+            for tgt in self._reachable_domains:
+                src = self.other_domain(tgt)
+                fake, fake_attn = self.image_pools[tgt].query(
+                    outputs[f'fake_{tgt}'], outputs[f'attn_{src}'])
+                real_attn = outputs[f'attn_{tgt}'].detach()
+                use_mask = phase == 2
+                pred_fake = discs[tgt](fake, fake_attn if use_mask else None)
+                pred_real = discs[tgt](outputs[f'real_{tgt}'],
+                                       real_attn if use_mask else None)
+                losses[f'loss_gan_d_{tgt}'] = 0.5 * (
+                    self.gan_loss(pred_fake, False, is_disc=True) +
+                    self.gan_loss(pred_real, True, is_disc=True))
+        optim_wrapper.update_params(sum(losses.values()))
+        return losses
+
+    def train_generator(self, outputs: Dict[str, Tensor], phase: int,
+                        optim_wrapper: OptimWrapperDict) -> Dict[str, Tensor]:
+        """One update of the generators (and attention nets in phase 1)."""
+        discs = self.get_module(self.discriminators)
+        gen_wrapper = optim_wrapper['generators']
+        losses = {}
+        set_requires_grad(self.discriminators, False)
+        with gen_wrapper.optim_context(self.generators):
+            for tgt in self._reachable_domains:
+                src = self.other_domain(tgt)
+                attn = outputs[f'attn_{src}'] if phase == 2 else None
+                pred = discs[tgt](outputs[f'fake_{tgt}'], attn)
+                losses[f'loss_gan_g_{tgt}'] = self.gan_loss(
+                    pred, True, is_disc=False)
+                losses[f'loss_cycle_{src}'] = self.cycle_loss(
+                    outputs[f'cycle_{src}'], outputs[f'real_{src}'])
+                if self.id_loss is not None:
+                    real = outputs[f'real_{tgt}']
+                    losses[f'loss_id_{tgt}'] = self.id_loss(
+                        self._generate(tgt, real), real)
+        set_requires_grad(self.discriminators, True)
+        loss = sum(losses.values())
+        if 'attentions' in optim_wrapper:
+            # A separate wrapper for the attention networks: one backward
+            # through the generators' wrapper, then both step.
+            att_wrapper = optim_wrapper['attentions']
+            if isinstance(att_wrapper, AmpOptimWrapper):
+                raise ValueError(
+                    'optim_wrapper.attentions cannot be an AmpOptimWrapper '
+                    '(two loss scalers on one loss); put the attention '
+                    "networks into the generators' wrapper with "
+                    "modules=['generators', 'attentions'] for AMP.")
+            gen_wrapper.backward(loss)
+            for wrapper in (gen_wrapper, att_wrapper):
+                wrapper.step()
+                wrapper.zero_grad()
+        else:
+            gen_wrapper.update_params(loss)
+        return losses
+
+    def train_step(self, data: dict,
+                   optim_wrapper: OptimWrapperDict) -> Dict[str, Tensor]:
+        """Translate, update the discriminators, then the generators."""
+        data = self.data_preprocessor(data, True)
+        phase = self.current_phase()
+        self._enter_phase(phase)
+        train_attention = not self.attention_frozen(phase)
+        with optim_wrapper['generators'].optim_context(self.generators):
+            outputs = self.forward_cycle(data['inputs'], train_attention)
+        log_vars = self.train_discriminator(outputs, phase,
+                                            optim_wrapper['discriminators'])
+        log_vars.update(
+            self.train_generator(outputs, phase, optim_wrapper))
+        log_vars = {k: v.detach() for k, v in log_vars.items()}
+        thr = self.get_module(self.discriminators)[
+            self._default_domain].threshold
+        for d in self._reachable_domains:
+            attn = outputs[f'attn_{d}'].detach()
+            log_vars[f'mask_mean_{d}'] = attn.mean()
+            log_vars[f'mask_above_tau_{d}'] = (attn > thr).float().mean()
+        log_vars['phase'] = torch.tensor(float(phase))
+        return log_vars
+
+    # ------------------------------------------------------------------
+    # validation / test
+    def _predict(self, data: dict) -> SampleList:
+        """Translate both ways; pack translations and attention maps."""
+        data = self.data_preprocessor(data)
+        inputs, data_samples = data['inputs'], data['data_samples']
+        results = {}
+        with torch.no_grad():
+            for src in self._reachable_domains:
+                tgt = self.other_domain(src)
+                results[tgt] = self.translate(inputs[f'img_{src}'], tgt)
+        samples = data_samples.split() if data_samples else []
+        num = next(iter(results.values()))[0].shape[0]
+        out = []
+        for idx in range(num):
+            sample = DataSample()
+            if samples:
+                sample.update(samples[idx])
+            for tgt, (fake, attn) in results.items():
+                src = self.other_domain(tgt)
+                fake = self.data_preprocessor.destruct(
+                    fake[idx], samples[idx] if samples else None,
+                    f'img_{tgt}')
+                sample.set_tensor_data({
+                    f'fake_{tgt}': fake,
+                    f'attention_{src}': attn[idx].cpu()
+                })
+            out.append(sample)
+        return out
+
+    def val_step(self, data: dict) -> SampleList:
+        """Translations (``fake_<domain>``) and attention maps
+        (``attention_<source domain>``, (1, H, W) in [0, 1])."""
+        return self._predict(data)
+
+    def test_step(self, data: dict) -> SampleList:
+        """Same as :meth:`val_step`."""
+        return self._predict(data)
+
+    def init_weights(self) -> None:
+        """Initialise generators, discriminators and attention networks."""
+        super().init_weights()
+        for net in self.get_module(self.attentions).values():
+            net.init_weights()

@@ -1,0 +1,60 @@
+"""Config helpers shared by the tools."""
+from typing import Optional
+
+from mmengine.config import Config
+
+DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+
+
+def set_data_root(cfg: Config, data_root: str) -> None:
+    """Point every dataloader of ``cfg`` at ``data_root``.
+
+    mmengine resolves config variables when the file is read, so
+    ``--cfg-options data_root=X`` alone would change only the top-level
+    variable; the tools call this to make it reach the datasets too.
+    """
+    cfg.data_root = data_root
+    for key in DATALOADERS:
+        loader = cfg.get(key, None)
+        if loader is not None and loader.get('dataset', None) is not None:
+            loader.dataset.data_root = data_root
+
+
+def load_config(path: str, options: Optional[dict] = None) -> Config:
+    """Read a config, apply ``--cfg-options`` and propagate ``data_root``.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist (named in the message).
+    """
+    import os.path as osp
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'config file {path} does not exist')
+    cfg = Config.fromfile(path)
+    if options:
+        cfg.merge_from_dict(options)
+        if 'data_root' in options:
+            set_data_root(cfg, options['data_root'])
+    return cfg
+
+
+def enable_amp(cfg: Config) -> None:
+    """Switch every sub-optimizer wrapper of ``cfg`` to ``AmpOptimWrapper``.
+
+    The configs give each wrapper an explicit ``type``; a wrapper without
+    one, or of another type, is an error rather than silently left in fp32
+    (mmagic's CycleGAN configs hit that).
+    """
+    optim = cfg.optim_wrapper
+    wrappers = {k: v for k, v in optim.items() if isinstance(v, dict)} \
+        if 'constructor' in optim and 'optimizer' not in optim else {
+            None: optim}
+    for key, wrapper in wrappers.items():
+        kind = wrapper.get('type', None)
+        name = 'optim_wrapper' + (f'.{key}' if key else '')
+        if kind == 'AmpOptimWrapper':
+            continue
+        if kind != 'OptimWrapper':
+            raise ValueError(f'--amp needs {name}.type = OptimWrapper, got '
+                             f'{kind!r}')
+        wrapper.type = 'AmpOptimWrapper'
+        wrapper.setdefault('loss_scale', 'dynamic')
