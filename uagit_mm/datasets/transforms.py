@@ -39,7 +39,13 @@ class PackUnpairedInputs(BaseTransform):
             f'{prefix}_{name}' for prefix in self.keys
             for name in names.values() if f'{prefix}_{name}' in renamed
         ]
-        return PackInputs(keys=packed, data_keys=packed).transform(renamed)
+        # the paths go to the metainfo (PackInputs would drop them otherwise)
+        paths = [
+            f'{prefix}_{name}_path' for prefix in self.keys + ('mask', )
+            for name in names.values() if f'{prefix}_{name}_path' in renamed
+        ]
+        return PackInputs(
+            keys=packed, data_keys=packed, meta_keys=paths).transform(renamed)
 
     def __repr__(self) -> str:
         return f'{self.__class__.__name__}(keys={self.keys})'

@@ -90,11 +90,17 @@ class AttentionNet(BaseModule):
         """Predict the attention map.
 
         Args:
-            x (Tensor): Images, shape (N, C, H, W), any H and W >= 2.
+            x (Tensor): Images, shape (N, C, H, W), any H and W larger
+                than ``2 ** num_down`` (so the bottleneck is at least 2x2).
 
         Returns:
             Tensor: Attention, shape (N, 1, H, W), values in [0, 1].
         """
+        min_size = 2**len(self.down) + 1
+        if min(x.shape[-2:]) < min_size:
+            raise ValueError(f'AttentionNet needs images of at least '
+                             f'{min_size}x{min_size} pixels, got '
+                             f'{tuple(x.shape[-2:])}')
         sizes: List[torch.Size] = []
         for layer in self.down:
             sizes.append(x.shape[-2:])

@@ -162,14 +162,22 @@ class UAGIT(BaseTranslationModel):
         """The domain that is not ``domain``."""
         return self.get_other_domains(domain)[0]
 
+    def _pad(self, x: Tensor, min_size: int = 1) -> Tensor:
+        """Pad (bottom/right) to a multiple of ``size_divisor``, and at
+        least ``min_size``: reflect where possible, else replicate."""
+        h, w = x.shape[-2:]
+        th = max(-(-h // self.size_divisor) * self.size_divisor, min_size)
+        tw = max(-(-w // self.size_divisor) * self.size_divisor, min_size)
+        if (th, tw) == (h, w):
+            return x
+        ph, pw = th - h, tw - w
+        mode = 'reflect' if ph < h and pw < w else 'replicate'
+        return F.pad(x, (0, pw, 0, ph), mode=mode)
+
     def _generate(self, domain: str, x: Tensor) -> Tensor:
         """Run ``generators[domain]`` on any size (pad, then crop back)."""
         h, w = x.shape[-2:]
-        ph, pw = -h % self.size_divisor, -w % self.size_divisor
-        if ph or pw:
-            mode = 'reflect' if min(h, w) > max(ph, pw) else 'replicate'
-            x = F.pad(x, (0, pw, 0, ph), mode=mode)
-        return self._get_target_generator(domain)(x)[..., :h, :w]
+        return self._get_target_generator(domain)(self._pad(x))[..., :h, :w]
 
     def translate(self, image: Tensor,
                   target_domain: str) -> Tuple[Tensor, Tensor]:
@@ -184,11 +192,14 @@ class UAGIT(BaseTranslationModel):
             source attention (N, 1, H, W) in [0, 1].
         """
         source = self.other_domain(target_domain)
-        attention = self.get_module(self.attentions)[source](image)
-        gen_in = attention * image if self.generator_input == 'foreground' \
-            else image
-        return compose(image, attention, self._generate(
-            target_domain, gen_in)), attention
+        h, w = image.shape[-2:]
+        # tiny images are padded up to a size every network can take
+        padded = self._pad(image, min_size=4 * self.size_divisor)
+        attention = self.get_module(self.attentions)[source](padded)
+        gen_in = attention * padded \
+            if self.generator_input == 'foreground' else padded
+        out = compose(padded, attention, self._generate(target_domain, gen_in))
+        return out[..., :h, :w], attention[..., :h, :w]
 
     def translation(self, image: Tensor, target_domain=None, **kwargs):
         """mmagic's translation entry point: returns the composite only."""

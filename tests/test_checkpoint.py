@@ -1,0 +1,265 @@
+"""Tests for uagit_mm/checkpoint.py and engine/hooks/safe_checkpoint_hook.py."""
+import os
+import os.path as osp
+import pathlib
+import pickle
+import tempfile
+import unittest
+from collections import OrderedDict
+from unittest import mock
+
+import numpy as np
+import torch
+from mmengine import MessageHub
+from mmengine.logging import HistoryBuffer
+
+import uagit_mm  # noqa: F401  (installs the checkpoint loader)
+from uagit_mm import checkpoint
+from uagit_mm.checkpoint import (UnsafeCheckpointError, load_from_local,
+                                 trusted_loading)
+from uagit_mm.engine import SafeCheckpointHook
+from uagit_mm.engine.hooks.safe_checkpoint_hook import _from_plain, _to_plain
+
+
+class Harmless:
+    """A custom class: not a tensor or builtin container, but harmless."""
+
+    def __init__(self, value):
+        self.value = value
+
+
+class TouchPayload:
+    """Unpickling an instance of this creates ``marker`` (runs code)."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return pathlib.Path.touch, (pathlib.Path(self.marker), )
+
+
+def _message_hub_state() -> dict:
+    hub = MessageHub(f'test_checkpoint_{id(object())}')
+    for i, loss in enumerate([0.5, 1.5, 2.5, 3.5, 4.5]):
+        hub.update_scalar('train/loss', loss, count=i + 1)
+    hub.update_scalar('train/lr', np.float32(1e-4))
+    hub.update_info('iter', 5)
+    hub.update_info('epoch', np.int64(2))
+    hub.update_info('scale', np.float64(0.25))
+    hub.update_info('counts', np.arange(6, dtype=np.int64).reshape(2, 3))
+    state = hub.state_dict()
+    # a buffer with a small max_length that has dropped old entries
+    small = HistoryBuffer(max_length=3)
+    for v in range(5):
+        small.update(float(v), count=2)
+    state['log_scalars']['train/small'] = small
+    return state
+
+
+def _save(obj, folder, name='ckpt.pth') -> str:
+    path = osp.join(folder, name)
+    torch.save(obj, path)
+    return path
+
+
+class TestPlainConversion(unittest.TestCase):
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(self.tmp.cleanup)
+
+    def _assert_same_state(self, got: dict, expected: dict) -> None:
+        self.assertEqual(set(got), set(expected))
+        self.assertEqual(set(got['log_scalars']), set(expected['log_scalars']))
+        for key, buf in expected['log_scalars'].items():
+            restored = got['log_scalars'][key]
+            self.assertIsInstance(restored, HistoryBuffer, key)
+            np.testing.assert_array_equal(restored.data[0], buf.data[0])
+            np.testing.assert_array_equal(restored.data[1], buf.data[1])
+            self.assertEqual(restored.max_length, buf.max_length)
+            self.assertAlmostEqual(restored.mean(), buf.mean())
+            self.assertAlmostEqual(restored.current(), buf.current())
+        info, expected_info = got['runtime_info'], expected['runtime_info']
+        self.assertEqual(set(info), set(expected_info))
+        self.assertEqual(info['iter'], 5)
+        self.assertEqual(info['epoch'], 2)
+        self.assertEqual(info['scale'], 0.25)
+        # numpy arrays come back with the same values (as tensors)
+        np.testing.assert_array_equal(
+            np.asarray(info['counts']), expected_info['counts'])
+        self.assertEqual(got['resumed_keys'], expected['resumed_keys'])
+
+    def test_round_trip_in_memory(self):
+        state = _message_hub_state()
+        self.assertEqual(state['log_scalars']['train/small'].max_length, 3)
+        self.assertEqual(len(state['log_scalars']['train/small'].data[0]), 3)
+        self._assert_same_state(_from_plain(_to_plain(state)), state)
+
+    def test_plain_holds_only_tensors_and_builtins(self):
+        plain = _to_plain(_message_hub_state())
+
+        def walk(value):
+            if isinstance(value, dict):
+                for k, v in value.items():
+                    self.assertIsInstance(k, str)
+                    walk(v)
+            elif isinstance(value, (list, tuple)):
+                for v in value:
+                    walk(v)
+            else:
+                self.assertIsInstance(
+                    value, (torch.Tensor, int, float, bool, str, type(None)),
+                    repr(value))
+                self.assertNotIsInstance(value, np.generic)
+
+        walk(plain)
+        self.assertIsInstance(plain['runtime_info']['epoch'], int)
+        self.assertIsInstance(plain['runtime_info']['scale'], float)
+
+    def test_plain_saves_and_loads_with_weights_only(self):
+        state = _message_hub_state()
+        path = _save(_to_plain(state), self.tmp.name)
+        loaded = torch.load(path, weights_only=True)
+        self._assert_same_state(_from_plain(loaded), state)
+
+    def test_message_hub_state_fails_weights_only(self):
+        """Why SafeCheckpointHook exists: mmengine's own state is refused."""
+        path = _save(_message_hub_state(), self.tmp.name)
+        with self.assertRaises(pickle.UnpicklingError):
+            torch.load(path, weights_only=True)
+
+    def test_message_hub_loads_restored_state(self):
+        state = _message_hub_state()
+        path = _save(_to_plain(state), self.tmp.name)
+        hub = MessageHub(f'test_checkpoint_load_{id(self)}')
+        hub.load_state_dict(_from_plain(torch.load(path, weights_only=True)))
+        np.testing.assert_array_equal(
+            hub.get_scalar('train/loss').data[0], [0.5, 1.5, 2.5, 3.5, 4.5])
+        self.assertEqual(hub.get_info('iter'), 5)
+
+
+class TestSafeCheckpointHook(unittest.TestCase):
+
+    def test_save_then_load_restores_message_hub(self):
+        hook = SafeCheckpointHook()
+        state = _message_hub_state()
+        ckpt = dict(
+            state_dict=OrderedDict(w=torch.ones(2)),
+            message_hub=state,
+            meta=dict(seed=np.int64(3), epoch=1))
+        hook.before_save_checkpoint(None, ckpt)
+        with tempfile.TemporaryDirectory() as tmp:
+            loaded = torch.load(_save(ckpt, tmp), weights_only=True)
+        self.assertEqual(loaded['meta'], dict(seed=3, epoch=1))
+        hook.after_load_checkpoint(None, loaded)
+        restored = loaded['message_hub']['log_scalars']['train/loss']
+        self.assertIsInstance(restored, HistoryBuffer)
+        np.testing.assert_array_equal(
+            restored.data[0], state['log_scalars']['train/loss'].data[0])
+
+    def test_checkpoint_without_message_hub_is_untouched(self):
+        ckpt = dict(state_dict=OrderedDict(w=torch.ones(2)))
+        SafeCheckpointHook().before_save_checkpoint(None, ckpt)
+        SafeCheckpointHook().after_load_checkpoint(None, ckpt)
+        self.assertEqual(set(ckpt), {'state_dict'})
+
+
+class TestLoadFromLocal(unittest.TestCase):
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(self.tmp.cleanup)
+
+    def test_plain_checkpoint_loads(self):
+        path = _save(dict(state_dict=OrderedDict(w=torch.arange(3.))),
+                     self.tmp.name)
+        ckpt = load_from_local(path, map_location='cpu')
+        self.assertTrue(torch.equal(ckpt['state_dict']['w'],
+                                    torch.arange(3.)))
+
+    def test_missing_file_raises_file_not_found(self):
+        path = osp.join(self.tmp.name, 'nope', 'missing.pth')
+        with self.assertRaises(FileNotFoundError) as ctx:
+            load_from_local(path)
+        self.assertIn(path, str(ctx.exception))
+
+    def test_code_payload_is_refused_and_not_run(self):
+        marker = osp.join(self.tmp.name, 'payload_ran')
+        path = _save(dict(meta=TouchPayload(marker)), self.tmp.name)
+        self.assertFalse(osp.exists(marker))
+        with self.assertRaises(UnsafeCheckpointError) as ctx:
+            load_from_local(path)
+        self.assertIn(path, str(ctx.exception))
+        self.assertFalse(osp.exists(marker))
+
+    def test_code_payload_is_live(self):
+        """Control for the test above: full unpickling does run it."""
+        marker = osp.join(self.tmp.name, 'payload_ran')
+        path = _save(dict(meta=TouchPayload(marker)), self.tmp.name)
+        torch.load(path, weights_only=False)
+        self.assertTrue(osp.exists(marker))
+
+    def test_custom_object_refused_outside_trusted_block(self):
+        path = _save(dict(meta=Harmless(7)), self.tmp.name)
+        with self.assertRaises(UnsafeCheckpointError):
+            load_from_local(path)
+
+    def test_custom_object_loads_inside_trusted_loading(self):
+        path = _save(dict(meta=Harmless(7)), self.tmp.name)
+        with trusted_loading('test'):
+            ckpt = load_from_local(path)
+        self.assertIsInstance(ckpt['meta'], Harmless)
+        self.assertEqual(ckpt['meta'].value, 7)
+        # trust ends with the block
+        with self.assertRaises(UnsafeCheckpointError):
+            load_from_local(path)
+
+    def test_trusted_loading_nests_and_restores(self):
+        path = _save(dict(meta=Harmless(1)), self.tmp.name)
+        with trusted_loading('outer'):
+            with trusted_loading('inner'):
+                pass
+            self.assertIsInstance(load_from_local(path)['meta'], Harmless)
+        with self.assertRaises(UnsafeCheckpointError):
+            load_from_local(path)
+
+    def test_expands_user(self):
+        _save(dict(w=torch.ones(1)), self.tmp.name)
+        with mock.patch.dict(os.environ, {'HOME': self.tmp.name}):
+            ckpt = load_from_local('~/ckpt.pth')
+        self.assertTrue(torch.equal(ckpt['w'], torch.ones(1)))
+
+
+class TestInstall(unittest.TestCase):
+
+    def test_local_paths_use_load_from_local(self):
+        from mmengine.runner.checkpoint import CheckpointLoader
+        for name in ('some/local/file.pth', '/abs/file.pth', 'file.pth'):
+            self.assertIs(CheckpointLoader._get_checkpoint_loader(name),
+                          checkpoint.load_from_local, name)
+
+    def test_remote_schemes_unchanged(self):
+        from mmengine.runner.checkpoint import CheckpointLoader
+        self.assertIsNot(
+            CheckpointLoader._get_checkpoint_loader('https://x.org/a.pth'),
+            checkpoint.load_from_local)
+
+    def test_runner_resume_wrapped_once(self):
+        from mmengine.runner import Runner
+        self.assertTrue(getattr(Runner.resume, '_uagit_wrapped', False))
+        resume = Runner.resume
+        checkpoint.install()
+        self.assertIs(Runner.resume, resume)
+
+    def test_mmengine_load_checkpoint_refuses_payload(self):
+        from mmengine.runner.checkpoint import _load_checkpoint
+        with tempfile.TemporaryDirectory() as tmp:
+            marker = osp.join(tmp, 'payload_ran')
+            path = _save(dict(meta=TouchPayload(marker)), tmp)
+            with self.assertRaises(UnsafeCheckpointError):
+                _load_checkpoint(path, map_location='cpu')
+            self.assertFalse(osp.exists(marker))
+
+
+if __name__ == '__main__':
+    unittest.main()

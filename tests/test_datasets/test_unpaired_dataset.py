@@ -1,0 +1,207 @@
+"""Tests for uagit_mm/datasets/unpaired_dataset.py and transforms.py."""
+import os
+import os.path as osp
+import tempfile
+import unittest
+
+import cv2
+import numpy as np
+import torch
+
+from mmengine.registry import init_default_scope
+
+import uagit_mm  # noqa: F401  (registers the dataset and transform)
+from mmagic.registry import DATASETS, TRANSFORMS
+from mmagic.structures import DataSample
+from uagit_mm.datasets import PackUnpairedInputs, UnpairedFolderDataset
+
+PIPELINE = [
+    dict(type='LoadImageFromFile', key='img_A', color_type='color'),
+    dict(type='LoadImageFromFile', key='img_B', color_type='color'),
+    dict(type='PackUnpairedInputs'),
+]
+
+
+def setUpModule():
+    # as the Runner does with the configs' default_scope: the pipeline's
+    # LoadImageFromFile is then mmagic's (with `key`), not mmcv's
+    init_default_scope('mmagic')
+
+
+# images per folder: len(train) = max(3, 2), len(test) = max(1, 2)
+COUNTS = dict(trainA=3, trainB=2, testA=1, testB=2)
+
+
+def _write_images(folder: str, num: int, value: int) -> None:
+    os.makedirs(folder, exist_ok=True)
+    for i in range(num):
+        img = np.full((16, 16, 3), value + i, dtype=np.uint8)
+        img[0, 0] = (1, 2, 3)  # a BGR marker: channel order is kept
+        assert cv2.imwrite(osp.join(folder, f'{i:03d}.png'), img)
+
+
+def _make_root(tmp: str, counts=None) -> str:
+    root = osp.join(tmp, 'horse2zebra')
+    for name, num in (counts or COUNTS).items():
+        _write_images(osp.join(root, name), num, 10 if 'A' in name else 100)
+    return root
+
+
+def _build(root, test_mode=False, **kwargs):
+    cfg = dict(
+        type='UnpairedFolderDataset',
+        data_root=root,
+        pipeline=PIPELINE,
+        test_mode=test_mode,
+        domain_a='horse',
+        domain_b='zebra')
+    cfg.update(kwargs)
+    return DATASETS.build(cfg)
+
+
+class TestUnpairedFolderDataset(unittest.TestCase):
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(self.tmp.cleanup)
+        self.root = _make_root(self.tmp.name)
+
+    def test_registered(self):
+        self.assertIs(DATASETS.get('UnpairedFolderDataset'),
+                      UnpairedFolderDataset)
+        self.assertIs(TRANSFORMS.get('PackUnpairedInputs'), PackUnpairedInputs)
+
+    def test_length_is_larger_folder(self):
+        self.assertEqual(len(_build(self.root)), 3)
+        self.assertEqual(len(_build(self.root, test_mode=True)), 2)
+
+    def test_sample_inputs_and_data_sample(self):
+        dataset = _build(self.root)
+        sample = dataset[1]
+        self.assertEqual(set(sample), {'inputs', 'data_samples'})
+        inputs = sample['inputs']
+        self.assertEqual(set(inputs), {'img_horse', 'img_zebra'})
+        for key in ('img_horse', 'img_zebra'):
+            self.assertIsInstance(inputs[key], torch.Tensor)
+            self.assertEqual(tuple(inputs[key].shape), (3, 16, 16))
+        # horse image 1 of trainA is filled with 11, zebra ones with 100/101
+        self.assertTrue((inputs['img_horse'][:, 1:, 1:] == 11).all())
+        self.assertIn(int(inputs['img_zebra'][0, 5, 5]), (100, 101))
+        self.assertEqual(inputs['img_horse'][:, 0, 0].tolist(), [1, 2, 3])
+
+        data_sample = sample['data_samples']
+        self.assertIsInstance(data_sample, DataSample)
+        self.assertEqual(set(data_sample.metainfo),
+                         {'img_horse_path', 'img_zebra_path'})
+        horse_path = data_sample.img_horse_path
+        self.assertEqual(osp.dirname(horse_path),
+                         osp.join(self.root, 'trainA'))
+        self.assertEqual(osp.basename(horse_path), '001.png')
+        self.assertEqual(osp.dirname(data_sample.img_zebra_path),
+                         osp.join(self.root, 'trainB'))
+        for key in data_sample.all_keys():
+            self.assertNotIn('_A', key)
+            self.assertNotIn('_B', key)
+
+    def test_domain_a_wraps_around(self):
+        # index 2 of a 3-long dataset: trainA has 3 images, trainB only 2
+        dataset = _build(self.root)
+        paths_a = {osp.basename(dataset[i]['data_samples'].img_horse_path)
+                   for i in range(len(dataset))}
+        self.assertEqual(paths_a, {'000.png', '001.png', '002.png'})
+
+    def test_test_mode_uses_test_folders(self):
+        dataset = _build(self.root, test_mode=True)
+        for idx in range(len(dataset)):
+            sample = dataset[idx]['data_samples']
+            self.assertEqual(osp.dirname(sample.img_horse_path),
+                             osp.join(self.root, 'testA'))
+            self.assertEqual(osp.dirname(sample.img_zebra_path),
+                             osp.join(self.root, 'testB'))
+            # deterministic pairing in test mode
+            self.assertEqual(osp.basename(sample.img_zebra_path),
+                             f'{idx:03d}.png')
+
+    def test_default_domain_names(self):
+        dataset = UnpairedFolderDataset(self.root, PIPELINE)
+        self.assertEqual(set(dataset[0]['inputs']), {'img_A', 'img_B'})
+
+    def test_images_in_subfolders_are_found(self):
+        _write_images(osp.join(self.root, 'trainA', 'sub'), 2, 50)
+        self.assertEqual(len(_build(self.root)), 5)
+
+
+class TestUnpairedFolderDatasetErrors(unittest.TestCase):
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(self.tmp.cleanup)
+
+    def test_data_root_none(self):
+        for root in (None, ''):
+            with self.assertRaises(ValueError) as ctx:
+                _build(root)
+            self.assertIn('data_root', str(ctx.exception))
+
+    def test_data_root_missing(self):
+        root = osp.join(self.tmp.name, 'no_such_root')
+        with self.assertRaises(FileNotFoundError) as ctx:
+            _build(root)
+        self.assertIn(root, str(ctx.exception))
+
+    def test_missing_train_b(self):
+        root = _make_root(self.tmp.name, dict(trainA=2, testA=1, testB=1))
+        with self.assertRaises(FileNotFoundError) as ctx:
+            _build(root)
+        self.assertIn(osp.join(root, 'trainB'), str(ctx.exception))
+
+    def test_missing_test_folder_only_matters_in_test_mode(self):
+        root = _make_root(self.tmp.name, dict(trainA=2, trainB=2))
+        self.assertEqual(len(_build(root)), 2)
+        with self.assertRaises(FileNotFoundError) as ctx:
+            _build(root, test_mode=True)
+        self.assertIn(osp.join(root, 'testA'), str(ctx.exception))
+
+    def test_train_a_without_images(self):
+        root = _make_root(self.tmp.name, dict(trainB=2, testA=1, testB=1))
+        train_a = osp.join(root, 'trainA')
+        os.makedirs(train_a)
+        with open(osp.join(train_a, 'README.txt'), 'w') as f:
+            f.write('not an image')
+        with self.assertRaises(FileNotFoundError) as ctx:
+            _build(root)
+        self.assertIn(train_a, str(ctx.exception))
+        self.assertIn('contains no images', str(ctx.exception))
+
+    def test_same_domain_names(self):
+        root = _make_root(self.tmp.name)
+        with self.assertRaises(ValueError) as ctx:
+            _build(root, domain_a='horse', domain_b='horse')
+        self.assertIn('horse', str(ctx.exception))
+
+
+class TestPackUnpairedInputs(unittest.TestCase):
+
+    def test_renames_images_paths_and_masks(self):
+        img_a = np.zeros((4, 4, 3), np.uint8)
+        img_b = np.ones((4, 4, 3), np.uint8)
+        results = dict(
+            img_A=img_a, img_B=img_b, img_A_path='a.png', img_B_path='b.png',
+            mask_A=np.zeros((4, 4, 1), np.uint8), domain_a='apple',
+            domain_b='orange')
+        packed = PackUnpairedInputs()(results)
+        self.assertEqual(set(packed['inputs']), {'img_apple', 'img_orange'})
+        self.assertEqual(tuple(packed['inputs']['img_orange'].shape),
+                         (3, 4, 4))
+        self.assertTrue((packed['inputs']['img_orange'] == 1).all())
+        sample = packed['data_samples']
+        self.assertEqual(sample.img_apple_path, 'a.png')
+        self.assertEqual(sample.img_orange_path, 'b.png')
+
+    def test_repr(self):
+        self.assertEqual(repr(PackUnpairedInputs()),
+                         "PackUnpairedInputs(keys=('img',))")
+
+
+if __name__ == '__main__':
+    unittest.main()

@@ -1,0 +1,94 @@
+from unittest import TestCase
+
+import torch
+
+import uagit_mm  # noqa: F401
+from mmengine.registry import init_default_scope
+from mmagic.registry import MODELS
+from uagit_mm.models import MaskedImagePool, binarize_attention
+from mmagic.models.editors.cyclegan.cyclegan_modules import GANImageBuffer
+
+init_default_scope('mmagic')
+
+
+def tiny_disc(**kwargs):
+    cfg = dict(type='AttentionMaskedDiscriminator', in_channels=3,
+               base_channels=8, num_conv=3)
+    cfg.update(kwargs)
+    return MODELS.build(cfg)
+
+
+class TestAttentionMaskedDiscriminator(TestCase):
+
+    def test_paper_layers(self):
+        disc = MODELS.build(
+            dict(type='AttentionMaskedDiscriminator', in_channels=3))
+        convs = [m for m in disc.modules() if isinstance(m, torch.nn.Conv2d)]
+        self.assertEqual([c.out_channels for c in convs],
+                         [64, 128, 256, 512, 1])
+        self.assertEqual([c.stride[0] for c in convs], [2, 2, 2, 1, 1])
+        self.assertEqual([c.kernel_size[0] for c in convs], [4] * 5)
+
+    def test_masked_input_is_thresholded(self):
+        disc = tiny_disc(threshold=0.1)
+        seen = []
+        disc.model.register_forward_pre_hook(
+            lambda m, inp: seen.append(inp[0].clone()))
+        x = torch.randn(2, 3, 32, 32)
+        att = torch.rand(2, 1, 32, 32)
+        disc(x)
+        disc(x, att)
+        self.assertTrue(torch.equal(seen[0], x))
+        expected = x * (att > 0.1).float()
+        self.assertTrue(torch.equal(seen[1], expected))
+        self.assertTrue((seen[1][(att <= 0.1).expand_as(x)] == 0).all())
+
+    def test_norm_switch_changes_output(self):
+        disc = tiny_disc()
+        disc.init_weights()
+        x = torch.randn(1, 3, 32, 32)
+        self.assertTrue(disc.norm_enabled)
+        with_norm = disc(x)
+        disc.set_norm_enabled(False)
+        self.assertFalse(disc.norm_enabled)
+        without = disc(x)
+        self.assertFalse(torch.allclose(with_norm, without))
+        disc.set_norm_enabled(True)
+        self.assertTrue(torch.equal(disc(x), with_norm))
+
+    def test_threshold_is_validated(self):
+        with self.assertRaisesRegex(ValueError, 'threshold'):
+            tiny_disc(threshold=1.5)
+
+    def test_binarize_has_no_grad(self):
+        att = torch.rand(1, 1, 4, 4, requires_grad=True)
+        mask = binarize_attention(att, 0.5)
+        self.assertFalse(mask.requires_grad)
+        self.assertTrue(set(mask.unique().tolist()) <= {0.0, 1.0})
+
+
+class TestMaskedImagePool(TestCase):
+
+    def test_fakes_come_back_with_their_masks(self):
+        torch.manual_seed(0)
+        import numpy as np
+        np.random.seed(0)
+        pool = MaskedImagePool(GANImageBuffer(3))
+        returned_older = False
+        for k in range(40):
+            # image k is filled with k, its mask with k / 100
+            imgs = torch.full((2, 3, 4, 4), float(k))
+            imgs[1] += 0.5
+            masks = imgs[:, :1] / 100.0
+            out_img, out_mask = pool.query(imgs, masks)
+            self.assertEqual(out_img.shape, (2, 3, 4, 4))
+            self.assertEqual(out_mask.shape, (2, 1, 4, 4))
+            self.assertTrue(torch.allclose(out_mask, out_img[:, :1] / 100.0))
+            returned_older |= bool(out_img.min() < k)
+        # the pool did return stored (older) fakes, each with its own mask
+        self.assertTrue(returned_older)
+
+    def test_shape_mismatch(self):
+        pool = MaskedImagePool(GANImageBuffer(2))
+        with self.assertRaises(ValueError):
+            pool.query(torch.zeros(2, 3, 4, 4), torch.zeros(1, 1, 4, 4))

@@ -1,0 +1,275 @@
+from copy import deepcopy
+from unittest import TestCase
+
+import torch
+from mmengine import MessageHub
+
+import uagit_mm  # noqa: F401
+from mmengine.registry import init_default_scope
+from mmagic.engine.optimizers import MultiOptimWrapperConstructor
+from mmagic.registry import MODELS
+from mmagic.structures import DataSample
+
+TINY = dict(
+    type='UAGIT',
+    domains=['a', 'b'],
+    data_preprocessor=dict(type='DataPreprocessor'),
+    generator=dict(type='ResnetGenerator', in_channels=3, out_channels=3,
+                   base_channels=8, num_blocks=1,
+                   init_cfg=dict(type='normal', gain=0.02)),
+    discriminator=dict(type='AttentionMaskedDiscriminator', in_channels=3,
+                       base_channels=8, num_conv=2, threshold=0.1),
+    attention=dict(type='AttentionNet', base_channels=4),
+    switch_iter=2)
+
+OPTIM = dict(
+    generators=dict(type='OptimWrapper', modules=['generators', 'attentions'],
+                    optimizer=dict(type='Adam', lr=1e-3, betas=(0.5, 0.999))),
+    discriminators=dict(type='OptimWrapper', modules='discriminators',
+                        optimizer=dict(type='Adam', lr=1e-3,
+                                       betas=(0.5, 0.999))))
+
+LOG_KEYS = {
+    'loss_gan_d_a', 'loss_gan_d_b', 'loss_gan_g_a', 'loss_gan_g_b',
+    'loss_cycle_a', 'loss_cycle_b', 'mask_mean_a', 'mask_mean_b',
+    'mask_above_tau_a', 'mask_above_tau_b', 'phase'
+}
+
+init_default_scope('mmagic')
+
+
+def build(**kwargs):
+    cfg = deepcopy(TINY)
+    cfg.update(kwargs)
+    model = MODELS.build(cfg)
+    model.init_weights()
+    return model
+
+
+def batch(n=1, size=32):
+    g = torch.Generator().manual_seed(0)
+    return dict(
+        inputs=dict(
+            img_a=torch.randint(0, 256, (n, 3, size, size), generator=g
+                                ).float(),
+            img_b=torch.randint(0, 256, (n, 3, size, size), generator=g
+                                ).float()),
+        data_samples=[DataSample() for _ in range(n)])
+
+
+def set_iter(it, epoch=0):
+    hub = MessageHub.get_current_instance()
+    hub.update_info('iter', it)
+    hub.update_info('epoch', epoch)
+
+
+class ConstAttention(torch.nn.Module):
+
+    def __init__(self, value):
+        super().__init__()
+        self.value = value
+
+    def forward(self, x):
+        return torch.full_like(x[:, :1], self.value)
+
+
+class HalfAttention(torch.nn.Module):
+
+    def forward(self, x):
+        out = torch.full_like(x[:, :1], 0.9)
+        out[..., :x.shape[-1] // 2] = 0.05
+        return out
+
+
+class TestComposition(TestCase):
+
+    def test_mask_zero_copies_input_exactly(self):
+        model = build()
+        model.attentions['a'] = ConstAttention(0.0)
+        x = torch.rand(2, 3, 32, 32) * 2 - 1
+        out, attn = model.translate(x, 'b')
+        self.assertTrue(torch.equal(out, x))
+        self.assertTrue(torch.equal(attn, torch.zeros(2, 1, 32, 32)))
+
+    def test_mask_one_gives_generator_output(self):
+        model = build()
+        model.attentions['a'] = ConstAttention(1.0)
+        x = torch.rand(1, 3, 32, 32) * 2 - 1
+        out, _ = model.translate(x, 'b')
+        self.assertTrue(torch.equal(out, model.generators['b'](x)))
+
+    def test_partial_mask_mixes_per_pixel(self):
+        model = build()
+        x = torch.rand(1, 3, 32, 32) * 2 - 1
+        out, attn = model.translate(x, 'b')
+        self.assertGreaterEqual(attn.min().item(), 0.0)
+        self.assertLessEqual(attn.max().item(), 1.0)
+        gen = model.generators['b'](attn * x)
+        self.assertTrue(torch.allclose(out, attn * gen + (1 - attn) * x))
+
+    def test_generator_input_switch(self):
+        seen = []
+        for mode in ('foreground', 'full'):
+            model = build(generator_input=mode)
+            handle = model.generators['b'].register_forward_pre_hook(
+                lambda m, inp: seen.append(inp[0].clone()))
+            x = torch.rand(1, 3, 32, 32) * 2 - 1
+            _, attn = model.translate(x, 'b')
+            handle.remove()
+            expected = attn * x if mode == 'foreground' else x
+            self.assertTrue(torch.allclose(seen[-1], expected), mode)
+        with self.assertRaisesRegex(ValueError, 'generator_input'):
+            build(generator_input='masked')
+
+    def test_odd_sizes_keep_shape(self):
+        model = build()
+        for h, w in [(33, 47), (5, 7), (30, 30), (1, 1), (2, 9)]:
+            out, attn = model.translate(torch.rand(2, 3, h, w), 'a')
+            self.assertEqual(out.shape, (2, 3, h, w))
+            self.assertEqual(attn.shape, (2, 1, h, w))
+
+    def test_config_errors(self):
+        with self.assertRaisesRegex(ValueError, 'switch'):
+            build(switch_epoch=3, switch_iter=2)
+        with self.assertRaisesRegex(ValueError, 'domains'):
+            build(domains=['a'])
+        with self.assertRaisesRegex(ValueError, 'switch_iter'):
+            build(switch_iter=-1)
+
+
+class TestSchedule(TestCase):
+
+    def setUp(self):
+        torch.manual_seed(0)
+        self.model = build()
+        self.optim = MultiOptimWrapperConstructor(deepcopy(OPTIM))(self.model)
+
+    def _step(self, it):
+        set_iter(it)
+        return self.model.train_step(batch(), self.optim)
+
+    def _capture_disc_inputs(self, domain):
+        seen = []
+        disc = self.model.discriminators[domain]
+        handle = disc.model.register_forward_pre_hook(
+            lambda m, inp: seen.append(inp[0].detach().clone()))
+        return seen, handle
+
+    def _grad_calls(self, module):
+        calls = []
+        handles = [
+            p.register_hook(lambda g: calls.append(g.abs().sum().item()))
+            for p in module.parameters()
+        ]
+        return calls, handles
+
+    def test_phase1_attention_trains_and_disc_sees_whole_images(self):
+        calls, handles = self._grad_calls(self.model.attentions)
+        before = [p.clone() for p in self.model.attentions.parameters()]
+        seen, handle = self._capture_disc_inputs('b')
+        log = self._step(0)
+        handle.remove()
+        for h in handles:
+            h.remove()
+        self.assertEqual(set(log), LOG_KEYS)
+        self.assertEqual(log['phase'].item(), 1.0)
+        self.assertGreater(len(calls), 0)
+        self.assertGreater(sum(calls), 0)
+        self.assertTrue(any(not torch.equal(b, p) for b, p in zip(
+            before, self.model.attentions.parameters())))
+        real_b = self.model.data_preprocessor(batch(), True)['inputs']['img_b']
+        # one of the discriminator's inputs is the whole real image
+        self.assertTrue(any(torch.equal(s, real_b) for s in seen))
+        self.assertTrue(self.model.discriminators['b'].norm_enabled)
+
+    def test_phase2_frozen_attention_and_masked_disc(self):
+        self._step(0)
+        self._step(1)
+        calls, handles = self._grad_calls(self.model.attentions)
+        att_before = [p.clone() for p in self.model.attentions.parameters()]
+        gen_before = [p.clone() for p in self.model.generators.parameters()]
+        seen, handle = self._capture_disc_inputs('b')
+        log = self._step(2)
+        handle.remove()
+        for h in handles:
+            h.remove()
+        self.assertEqual(set(log), LOG_KEYS)
+        self.assertEqual(log['phase'].item(), 2.0)
+        self.assertEqual(calls, [])
+        for b, p in zip(att_before, self.model.attentions.parameters()):
+            self.assertTrue(torch.equal(b, p))
+            self.assertIsNone(p.grad)
+        self.assertTrue(any(not torch.equal(b, p) for b, p in zip(
+            gen_before, self.model.generators.parameters())))
+        self.assertFalse(self.model.discriminators['b'].norm_enabled)
+
+    def test_phase2_disc_sees_thresholded_attended_regions(self):
+        self._step(0)
+        # attention 0.05 (< tau) on the left half, 0.9 on the right half
+        for d in ('a', 'b'):
+            self.model.attentions[d] = HalfAttention()
+        seen, handle = self._capture_disc_inputs('b')
+        self._step(2)
+        handle.remove()
+        real_b = self.model.data_preprocessor(batch(), True)['inputs']['img_b']
+        masked = real_b.clone()
+        masked[..., :16] = 0
+        self.assertTrue(any(torch.equal(s, masked) for s in seen))
+        self.assertFalse(any(torch.equal(s, real_b) for s in seen))
+        # every input D saw in phase 2 is blank where attention <= tau
+        for s in seen:
+            self.assertEqual(s[..., :16].abs().max().item(), 0.0)
+
+    def test_switch_by_epoch_and_holistic_ablation(self):
+        model = build(switch_iter=None, switch_epoch=3)
+        set_iter(100, epoch=2)
+        self.assertEqual(model.current_phase(), 1)
+        set_iter(101, epoch=3)
+        self.assertEqual(model.current_phase(), 2)
+        holistic = build(switch_iter=None)
+        set_iter(10**6, epoch=10**3)
+        self.assertEqual(holistic.current_phase(), 1)
+        optim = MultiOptimWrapperConstructor(deepcopy(OPTIM))(holistic)
+        before = [p.clone() for p in holistic.attentions.parameters()]
+        holistic.train_step(batch(), optim)
+        self.assertTrue(any(not torch.equal(b, p) for b, p in zip(
+            before, holistic.attentions.parameters())))
+
+    def test_batch_of_two_and_identity_loss(self):
+        model = build(id_loss=dict(type='L1Loss', loss_weight=0.5))
+        optim = MultiOptimWrapperConstructor(deepcopy(OPTIM))(model)
+        for it in range(3):
+            set_iter(it)
+            log = model.train_step(batch(n=2), optim)
+        self.assertEqual(set(log), LOG_KEYS | {'loss_id_a', 'loss_id_b'})
+        self.assertTrue(all(torch.isfinite(v) for v in log.values()))
+
+
+class TestPredict(TestCase):
+
+    def test_outputs_translations_and_masks(self):
+        model = build()
+        for mode in ('eval', 'train'):
+            getattr(model, mode)()
+            samples = model.test_step(batch(n=2, size=36))
+            self.assertEqual(model.training, mode == 'train')
+            self.assertEqual(len(samples), 2)
+            for s in samples:
+                self.assertEqual(s.fake_a.shape, (3, 36, 36))
+                self.assertEqual(s.fake_b.shape, (3, 36, 36))
+                self.assertEqual(s.attention_a.shape, (1, 36, 36))
+                self.assertGreaterEqual(s.attention_b.min().item(), 0.0)
+                self.assertLessEqual(s.attention_b.max().item(), 1.0)
+                # destructed back to pixel range
+                self.assertGreaterEqual(s.fake_b.min().item(), -1e-3)
+                self.assertGreater(s.fake_b.max().item(), 1.5)
+        val = model.val_step(batch(n=2, size=36))
+        self.assertTrue(torch.equal(val[0].fake_b, samples[0].fake_b))
+
+    def test_translation_api_returns_composite(self):
+        model = build()
+        x = torch.rand(1, 3, 32, 32) * 2 - 1
+        out = model.translation(x, target_domain='a')
+        self.assertTrue(torch.equal(out, model.translate(x, 'a')[0]))
+        res = model.forward_test(x, target_domain='b')
+        self.assertEqual(set(res), {'source', 'target', 'attention'})

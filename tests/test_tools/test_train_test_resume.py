@@ -1,0 +1,97 @@
+"""End to end: tools/train.py across the phase switch, tools/test.py on the
+checkpoint it wrote, then --resume, on a tiny built-in dataset."""
+import glob
+import os
+import os.path as osp
+import subprocess
+import sys
+import tempfile
+from unittest import TestCase
+
+import cv2
+import torch
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONFIG = osp.join(ROOT, 'configs', 'uagit_cpu_1xb1-3kiters_synthetic64.py')
+TINY = [
+    'model.generator.base_channels=8', 'model.generator.num_blocks=1',
+    'model.discriminator.base_channels=8', 'model.attention.base_channels=4',
+    'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=0',
+    'test_dataloader.num_workers=0', 'test_dataloader.persistent_workers=0',
+    'default_hooks.logger.interval=1', 'default_hooks.checkpoint.interval=2',
+    'model.switch_iter=2'
+]
+
+
+def run(*args):
+    proc = subprocess.run([sys.executable, *args], cwd=ROOT, text=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          timeout=600)
+    return proc.returncode, proc.stdout
+
+
+class TestTrainTestResume(TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.data = osp.join(cls.tmp.name, 'data')
+        rc, out = run('tools/make_synthetic_dataset.py', cls.data, '--size',
+                      '32', '--num-train', '3', '--num-test', '3')
+        assert rc == 0, out
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def test_train_test_resume(self):
+        work = osp.join(self.tmp.name, 'work')
+        opts = ['--cfg-options', f'data_root={self.data}',
+                'train_cfg.max_iters=4'] + TINY
+        rc, out = run('tools/train.py', CONFIG, '--work-dir', work, *opts)
+        self.assertEqual(rc, 0, out[-3000:])
+        self.assertIn('UAGIT phase 1', out)
+        self.assertIn('UAGIT phase 2', out)
+        self.assertTrue(osp.isfile(osp.join(work, 'iter_2.pth')))
+        ckpt = osp.join(work, 'iter_4.pth')
+        self.assertTrue(osp.isfile(ckpt))
+        # the checkpoint needs no unpickling of arbitrary objects
+        state = torch.load(ckpt, weights_only=True)
+        self.assertEqual(state['meta']['iter'], 4)
+
+        rc, out = run('tools/test.py', CONFIG, ckpt, '--work-dir', work,
+                      '--cfg-options', f'data_root={self.data}', *TINY)
+        self.assertEqual(rc, 0, out[-3000:])
+        for direction in ('smooth2striped', 'striped2smooth'):
+            found = glob.glob(osp.join(work, '*', 'translations', direction,
+                                       '*.png'))
+            images = [f for f in found if not f.endswith('_mask.png')]
+            masks = [f for f in found if f.endswith('_mask.png')]
+            self.assertEqual(len(images), 3, direction)
+            self.assertEqual(len(masks), 3, direction)
+            img = cv2.imread(images[0], cv2.IMREAD_UNCHANGED)
+            mask = cv2.imread(masks[0], cv2.IMREAD_UNCHANGED)
+            self.assertEqual(img.shape, (32, 32, 3))
+            self.assertEqual(mask.shape, (32, 32))
+
+        opts[opts.index('train_cfg.max_iters=4')] = 'train_cfg.max_iters=6'
+        rc, out = run('tools/train.py', CONFIG, '--work-dir', work,
+                      '--resume', *opts)
+        self.assertEqual(rc, 0, out[-3000:])
+        self.assertIn('resumed epoch: 0, iter: 4', out)
+        self.assertNotIn('UAGIT phase 1', out)  # resumes inside phase 2
+        self.assertTrue(osp.isfile(osp.join(work, 'iter_6.pth')))
+        self.assertFalse(osp.exists(osp.join(work, 'iter_5.pth')))
+
+    def test_missing_folder_stops_before_training(self):
+        data = osp.join(self.tmp.name, 'broken')
+        os.makedirs(osp.join(data, 'trainA'))
+        cv2.imwrite(osp.join(data, 'trainA', 'x.png'),
+                    (torch.rand(32, 32, 3) * 255).byte().numpy())
+        rc, out = run('tools/train.py', CONFIG, '--work-dir',
+                      osp.join(self.tmp.name, 'w2'), '--cfg-options',
+                      f'data_root={data}', 'train_cfg.max_iters=2', *TINY)
+        self.assertNotEqual(rc, 0)
+        self.assertIn(osp.join(data, 'trainB'), out)
+        self.assertIn('does not exist', out)
+        self.assertNotIn('Iter(train)', out)
