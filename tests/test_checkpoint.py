@@ -1,4 +1,4 @@
-"""Tests for uagit_mm/checkpoint.py and engine/hooks/safe_checkpoint_hook.py."""
+"""Tests for uagit_mm/checkpoint.py and engine/hooks/safe_checkpoint_hook."""
 import os
 import os.path as osp
 import pathlib

@@ -15,8 +15,10 @@ from mmagic.structures import DataSample
 from uagit_mm.engine import TranslationOutputHook
 
 
-def _sample(src: str, tgt: str, stem: str, seed: int) -> DataSample:
-    """One test output: the translation of ``src``'s image into ``tgt``."""
+def _make(src: str, tgt: str, stem: str, seed: int):
+    """One test output (the translation of ``src``'s image into ``tgt``)
+    and the translation and mask PNGs expected for it, as (H, W[, C]) uint8.
+    """
     gen = torch.Generator().manual_seed(seed)
     # integer levels plus a fraction below .5, so rounding is unambiguous
     fake = torch.randint(0, 256, (3, 8, 8), generator=gen).float()
@@ -28,9 +30,12 @@ def _sample(src: str, tgt: str, stem: str, seed: int) -> DataSample:
         f'attention_{src}': levels.float() / 255.0
     })
     sample.set_metainfo({f'img_{src}_path': f'/data/test{src}/{stem}.jpg'})
-    sample.expected = (fake.round().byte().permute(1, 2, 0).numpy(),
-                       levels[0].byte().numpy())
-    return sample
+    return (sample, fake.round().byte().permute(1, 2, 0).numpy(),
+            levels[0].byte().numpy())
+
+
+def _sample(src: str, tgt: str, stem: str, seed: int) -> DataSample:
+    return _make(src, tgt, stem, seed)[0]
 
 
 def _runner(log_dir: str) -> SimpleNamespace:
@@ -63,24 +68,22 @@ class TestTranslationOutputHook(unittest.TestCase):
         self.assertEqual(hook.max_images, 2)
 
     def test_writes_translations_and_masks(self):
-        batches = [[_sample('a', 'b', 'horse1', 0),
-                    _sample('b', 'a', 'zebra1', 1)],
-                   [_sample('a', 'b', 'horse2', 2)]]
+        made = [_make('a', 'b', 'horse1', 0), _make('b', 'a', 'zebra1', 1),
+                _make('a', 'b', 'horse2', 2)]
+        batches = [[made[0][0], made[1][0]], [made[2][0]]]
         self._run(TranslationOutputHook(), batches)
         root = osp.join(self.tmp.name, 'translations')
         self.assertEqual(_files(root), [
             'a2b/horse1.png', 'a2b/horse1_mask.png', 'a2b/horse2.png',
             'a2b/horse2_mask.png', 'b2a/zebra1.png', 'b2a/zebra1_mask.png'
         ])
-        for folder, sample in (('a2b', batches[0][0]), ('b2a', batches[0][1]),
-                               ('a2b', batches[1][0])):
-            stem = osp.splitext(osp.basename(
-                sample.metainfo[[k for k in sample.metainfo_keys()][0]]))[0]
+        for (folder, stem), (_, expected_image, expected_mask) in zip(
+                [('a2b', 'horse1'), ('b2a', 'zebra1'), ('a2b', 'horse2')],
+                made):
             image = cv2.imread(osp.join(root, folder, f'{stem}.png'),
                                cv2.IMREAD_UNCHANGED)
             mask = cv2.imread(osp.join(root, folder, f'{stem}_mask.png'),
                               cv2.IMREAD_UNCHANGED)
-            expected_image, expected_mask = sample.expected
             self.assertEqual(image.dtype, np.uint8)
             self.assertEqual(image.shape, (8, 8, 3))
             np.testing.assert_array_equal(image, expected_image)
@@ -90,8 +93,8 @@ class TestTranslationOutputHook(unittest.TestCase):
     def test_out_of_range_values_are_clamped(self):
         sample = DataSample()
         sample.set_tensor_data({
-            'fake_b': torch.tensor([-20.0, 300.0]).view(2, 1, 1).expand(
-                3, 2, 1).reshape(3, 2, 1).clone(),
+            'fake_b': torch.tensor([-20.0, 300.0]).view(1, 2, 1).expand(
+                3, 2, 1).clone(),
             'attention_a': torch.tensor([[[-0.5], [1.5]]]),
         })
         sample.set_metainfo({'img_a_path': 'x/s.png'})
@@ -119,6 +122,18 @@ class TestTranslationOutputHook(unittest.TestCase):
         self.assertEqual(_files(root), [
             'a2b/h0.png', 'a2b/h0_mask.png', 'a2b/h1.png', 'a2b/h1_mask.png',
             'b2a/z0.png', 'b2a/z0_mask.png', 'b2a/z1.png', 'b2a/z1_mask.png'
+        ])
+
+    def test_repeated_source_is_written_and_counted_once(self):
+        # the test set cycles the shorter domain: h0 comes back in batch 2
+        batches = [[_sample('a', 'b', 'h0', 0)], [_sample('a', 'b', 'h1', 1)],
+                   [_sample('a', 'b', 'h0', 0)]]
+        hook = TranslationOutputHook(max_images=2)
+        self._run(hook, batches)
+        self.assertEqual(hook._counts['a'], 2)
+        root = osp.join(self.tmp.name, 'translations')
+        self.assertEqual(_files(root), [
+            'a2b/h0.png', 'a2b/h0_mask.png', 'a2b/h1.png', 'a2b/h1_mask.png'
         ])
 
     def test_counts_reset_on_each_test_run(self):

@@ -74,6 +74,9 @@ class TranslationOutputHook(Hook):
                 runner.model) else runner.model
             self.domains = list(model._reachable_domains)
         self._counts = {d: 0 for d in self.domains}
+        # the test set repeats the shorter domain's images to the length of
+        # the longer one: write (and count) each source image once
+        self._written = set()
         self.root = osp.join(runner.log_dir, self.out_dir)
 
     def after_test_iter(self, runner, batch_idx, data_batch=None,
@@ -90,6 +93,10 @@ class TranslationOutputHook(Hook):
                 stem = osp.splitext(osp.basename(path))[0] if path else \
                     f'{self._counts[src]:06d}'
                 folder = osp.join(self.root, f'{src}2{tgt}')
+                if path is not None:
+                    if (src, path) in self._written:
+                        continue
+                    self._written.add((src, path))
                 write_png(osp.join(folder, f'{stem}.png'),
                           _image_to_uint8(sample.get(f'fake_{tgt}')))
                 if f'attention_{src}' in sample:

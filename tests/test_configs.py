@@ -1,0 +1,198 @@
+"""Every config in configs/ loads, builds its model and says what it does."""
+import glob
+import os.path as osp
+import re
+import unittest
+
+import torch.nn as nn
+from mmengine import Config
+from mmengine.registry import init_default_scope
+
+import uagit_mm  # noqa: F401
+from mmagic.registry import MODELS
+
+CONFIG_DIR = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
+                      'configs')
+CONFIGS = sorted(glob.glob(osp.join(CONFIG_DIR, '*.py')))
+PAPER_CONFIGS = ('uagit_horse2zebra.py', 'uagit_apple2orange.py')
+HOLISTIC_CONFIG = 'uagit-holistic-d_horse2zebra.py'
+
+
+def setUpModule():
+    # as the Runner does with the configs' default_scope
+    init_default_scope('mmagic')
+
+
+def _load(path: str) -> Config:
+    return Config.fromfile(path)
+
+
+def _shrink(cfg: Config) -> None:
+    cfg.model.generator.base_channels = 8
+    cfg.model.generator.num_blocks = 1
+    cfg.model.discriminator.base_channels = 8
+    cfg.model.attention.base_channels = 4
+
+
+def _transforms(pipeline):
+    """All transforms of a pipeline, including those of wrappers."""
+    for t in pipeline:
+        yield t
+        inner = t.get('transforms', None)
+        if inner is not None:
+            yield from _transforms(inner if isinstance(inner, list) else
+                                   [inner])
+
+
+def _iters_in_name(name: str):
+    """3000 for '...-3kiters_...', 300 for '...-300iters_...', else None."""
+    match = re.search(r'(\d+)(k?)iters', name)
+    if match is None:
+        return None
+    return int(match.group(1)) * (1000 if match.group(2) else 1)
+
+
+class TestConfigs(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.cfgs = {osp.basename(p): _load(p) for p in CONFIGS}
+
+    def test_configs_found(self):
+        names = set(self.cfgs)
+        self.assertTrue(
+            set(PAPER_CONFIGS) | {HOLISTIC_CONFIG} <= names, names)
+        self.assertFalse([n for n in names if n.startswith('_')])
+
+    def test_iters_in_name_parser(self):
+        self.assertEqual(_iters_in_name('a_1xb1-3kiters_b.py'), 3000)
+        self.assertEqual(_iters_in_name('a_1xb1-300iters_b.py'), 300)
+        self.assertIsNone(_iters_in_name('uagit_horse2zebra.py'))
+
+    def test_registration_and_scope(self):
+        for name, cfg in self.cfgs.items():
+            with self.subTest(config=name):
+                self.assertEqual(cfg.default_scope, 'mmagic')
+                self.assertIn('uagit_mm', cfg.custom_imports.imports)
+                self.assertFalse(cfg.custom_imports.allow_failed_imports)
+
+    def test_models_build(self):
+        for path in CONFIGS:
+            name = osp.basename(path)
+            with self.subTest(config=name):
+                cfg = _load(path)
+                _shrink(cfg)
+                self.assertEqual(cfg.model.type, 'UAGIT')
+                model = MODELS.build(cfg.model)
+                self.assertEqual(type(model).__name__, 'UAGIT')
+                domains = list(cfg.model.domains)
+                self.assertEqual(len(domains), 2)
+                self.assertEqual(len(set(domains)), 2)
+                self.assertEqual(sorted(model._reachable_domains),
+                                 sorted(domains))
+                for group in ('generators', 'attentions', 'discriminators'):
+                    modules = getattr(model, group)
+                    self.assertIsInstance(modules, nn.ModuleDict, group)
+                    self.assertEqual(sorted(modules.keys()), sorted(domains),
+                                     group)
+                    # direct children, so optimizer wrappers can name them
+                    self.assertIs(model._modules[group], modules)
+                # the shrunk sizes were used (base_channels 8)
+                self.assertEqual(
+                    model.generators[domains[0]].model[0].conv.out_channels,
+                    8)
+
+    def test_dataset_domains_match_model(self):
+        for name, cfg in self.cfgs.items():
+            with self.subTest(config=name):
+                for loader in ('train_dataloader', 'test_dataloader'):
+                    dataset = cfg[loader].dataset
+                    self.assertEqual(
+                        [dataset.domain_a, dataset.domain_b],
+                        list(cfg.model.domains), loader)
+                    self.assertEqual(dataset.data_root, cfg.data_root, loader)
+                self.assertTrue(cfg.test_dataloader.dataset.test_mode)
+
+    def test_sub_optimizers_have_explicit_type(self):
+        for name, cfg in self.cfgs.items():
+            with self.subTest(config=name):
+                optim = cfg.optim_wrapper
+                self.assertEqual(optim.constructor,
+                                 'MultiOptimWrapperConstructor')
+                subs = {k: v for k, v in optim.items() if k != 'constructor'}
+                self.assertEqual(set(subs), {'generators', 'discriminators'})
+                for key, sub in subs.items():
+                    self.assertIn(sub.get('type', None),
+                                  ('OptimWrapper', 'AmpOptimWrapper'), key)
+                self.assertIn('attentions', optim.generators.modules)
+
+    def test_train_batch_size_is_one(self):
+        for name, cfg in self.cfgs.items():
+            with self.subTest(config=name):
+                self.assertEqual(cfg.train_dataloader.batch_size, 1)
+                match = re.search(r'(\d+)xb(\d+)', name)
+                if match:
+                    self.assertEqual(int(match.group(1)), 1)
+                    self.assertEqual(int(match.group(2)),
+                                     cfg.train_dataloader.batch_size)
+
+    def test_max_iters_match_name(self):
+        checked = 0
+        for name, cfg in self.cfgs.items():
+            iters = _iters_in_name(name)
+            if iters is None:
+                continue
+            with self.subTest(config=name):
+                self.assertEqual(cfg.train_cfg.type, 'IterBasedTrainLoop')
+                self.assertEqual(cfg.train_cfg.max_iters, iters)
+                checked += 1
+        self.assertGreaterEqual(checked, 1)
+
+    def test_paper_hyper_parameters(self):
+        for name in PAPER_CONFIGS:
+            cfg = self.cfgs[name]
+            with self.subTest(config=name):
+                model = cfg.model
+                self.assertEqual(model.generator.base_channels, 32)
+                self.assertEqual(model.generator.num_blocks, 9)
+                self.assertEqual(model.cycle_loss.loss_weight, 10.0)
+                self.assertEqual(model.discriminator.threshold, 0.1)
+                self.assertEqual(model.switch_epoch, 30)
+                self.assertIsNone(model.switch_iter)
+                self.assertEqual(cfg.train_cfg.type, 'EpochBasedTrainLoop')
+                self.assertEqual(cfg.train_cfg.max_epochs, 100)
+                for key in ('generators', 'discriminators'):
+                    optimizer = cfg.optim_wrapper[key].optimizer
+                    self.assertEqual(optimizer.type, 'Adam')
+                    self.assertEqual(optimizer.lr, 1e-4)
+                    self.assertEqual(tuple(optimizer.betas), (0.5, 0.999))
+                crops = [
+                    t for t in _transforms(cfg.train_dataloader.dataset.
+                                           pipeline)
+                    if 'Crop' in t['type']
+                ]
+                self.assertEqual(len(crops), 1)
+                self.assertEqual(tuple(crops[0].crop_size), (256, 256))
+                self.assertTrue(crops[0].random_crop)
+
+    def test_paper_configs_differ_only_in_data(self):
+        h2z = self.cfgs['uagit_horse2zebra.py']
+        a2o = self.cfgs['uagit_apple2orange.py']
+        self.assertEqual(list(a2o.model.domains), ['apple', 'orange'])
+        self.assertEqual(a2o.data_root, 'data/apple2orange')
+        self.assertEqual(
+            dict(a2o.model, domains=None), dict(h2z.model, domains=None))
+
+    def test_holistic_ablation(self):
+        cfg = self.cfgs[HOLISTIC_CONFIG]
+        self.assertIsNone(cfg.model.switch_epoch)
+        self.assertIsNone(cfg.model.switch_iter)
+        # otherwise the horse2zebra paper config
+        base = self.cfgs['uagit_horse2zebra.py']
+        self.assertEqual(dict(cfg.model, switch_epoch=None),
+                         dict(base.model, switch_epoch=None))
+        self.assertEqual(cfg.train_cfg, base.train_cfg)
+
+
+if __name__ == '__main__':
+    unittest.main()

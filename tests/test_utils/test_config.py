@@ -1,0 +1,73 @@
+import os.path as osp
+from unittest import TestCase, skipUnless
+
+import torch
+
+import uagit_mm  # noqa: F401
+from uagit_mm.utils import enable_amp, load_config
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+H2Z = osp.join(ROOT, 'configs', 'uagit_horse2zebra.py')
+
+
+class TestLoadConfig(TestCase):
+
+    def test_data_root_reaches_every_dataset(self):
+        cfg = load_config(H2Z, {'data_root': '/some/where'})
+        self.assertEqual(cfg.data_root, '/some/where')
+        self.assertEqual(cfg.train_dataloader.dataset.data_root, '/some/where')
+        self.assertEqual(cfg.test_dataloader.dataset.data_root, '/some/where')
+        default = load_config(H2Z)
+        self.assertEqual(default.train_dataloader.dataset.data_root,
+                         'data/horse2zebra')
+
+    def test_missing_config_is_named(self):
+        with self.assertRaisesRegex(FileNotFoundError, 'nope.py'):
+            load_config('configs/nope.py')
+
+
+class TestEnableAmp(TestCase):
+
+    def test_every_sub_optimizer_becomes_amp(self):
+        cfg = load_config(H2Z)
+        enable_amp(cfg)
+        wrappers = {k: v for k, v in cfg.optim_wrapper.items()
+                    if isinstance(v, dict)}
+        self.assertEqual(set(wrappers), {'generators', 'discriminators'})
+        for w in wrappers.values():
+            self.assertEqual(w.type, 'AmpOptimWrapper')
+            self.assertEqual(w.loss_scale, 'dynamic')
+
+    def test_untyped_wrapper_is_an_error(self):
+        cfg = load_config(H2Z)
+        del cfg.optim_wrapper.generators['type']
+        with self.assertRaisesRegex(ValueError, 'optim_wrapper.generators'):
+            enable_amp(cfg)
+
+    @skipUnless(torch.cuda.is_available(), 'AMP training needs a GPU')
+    def test_amp_train_step_on_gpu(self):
+        from copy import deepcopy
+
+        from mmengine import MessageHub
+        from mmengine.registry import init_default_scope
+
+        from mmagic.engine.optimizers import MultiOptimWrapperConstructor
+        from mmagic.registry import MODELS
+        from mmagic.structures import DataSample
+        init_default_scope('mmagic')
+        cfg = load_config(H2Z)
+        enable_amp(cfg)
+        model_cfg = deepcopy(cfg.model)
+        model_cfg.generator.update(base_channels=8, num_blocks=1)
+        model = MODELS.build(model_cfg).cuda()
+        model.init_weights()
+        optim = {k: v for k, v in cfg.optim_wrapper.items()
+                 if k != 'constructor'}
+        wrappers = MultiOptimWrapperConstructor(optim)(model)
+        data = dict(
+            inputs=dict(img_horse=torch.rand(1, 3, 64, 64) * 255,
+                        img_zebra=torch.rand(1, 3, 64, 64) * 255),
+            data_samples=[DataSample()])
+        MessageHub.get_current_instance().update_info('iter', 0)
+        log = model.train_step(data, wrappers)
+        self.assertTrue(all(torch.isfinite(v) for v in log.values()))
