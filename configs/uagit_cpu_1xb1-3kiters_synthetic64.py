@@ -28,6 +28,8 @@ pipeline_train = [
 pipeline_test = [
     dict(type='LoadImageFromFile', key='img_A', color_type='color'),
     dict(type='LoadImageFromFile', key='img_B', color_type='color'),
+    # ground-truth object masks (testA_mask/, testB_mask/) for the metrics
+    dict(type='LoadUnpairedMasks'),
     dict(type='PackUnpairedInputs'),
 ]
 _dataset = dict(data_root=data_root, domain_a=domain_a, domain_b=domain_b)
@@ -38,6 +40,16 @@ train_dataloader = dict(
 test_dataloader = dict(
     num_workers=1, batch_size=8, dataset=dict(_dataset,
                                               pipeline=pipeline_test))
+
+# mask IoU, background/object change and translation success per direction
+test_evaluator = dict(metrics=[
+    dict(
+        type='AttentionTranslationMetric',
+        appearance={
+            domain_a: 'A',
+            domain_b: 'B'
+        })
+])
 
 train_cfg = dict(
     _delete_=True, type='IterBasedTrainLoop', max_iters=max_iters)

@@ -1,5 +1,6 @@
 """Test a checkpoint: run the test loop, write translations and masks."""
 import argparse
+import json
 import os
 import os.path as osp
 
@@ -16,6 +17,8 @@ def parse_args():
     parser.add_argument(
         '--out-dir', default='translations',
         help='folder (under the run\'s log dir) for translations and masks')
+    parser.add_argument(
+        '--out-metrics', help='also write the metrics to this JSON file')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override config settings, key=value (e.g. data_root=DIR)')
@@ -48,6 +51,11 @@ def main():
     metrics = runner.test()
     if metrics:
         print_log(f'Metrics: {metrics}', logger='current')
+    if args.out_metrics:
+        os.makedirs(osp.dirname(osp.abspath(args.out_metrics)), exist_ok=True)
+        with open(args.out_metrics, 'w') as f:
+            json.dump({k: float(v) for k, v in (metrics or {}).items()}, f,
+                      indent=1)
 
 
 if __name__ == '__main__':

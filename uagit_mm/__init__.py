@@ -10,7 +10,7 @@ import mmagic.models  # noqa: E402,F401
 
 compat.apply_after_mmagic()
 
-from . import datasets, engine, models  # noqa: E402,F401
+from . import datasets, engine, evaluation, models  # noqa: E402,F401
 
 __version__ = '0.1.0'
-__all__ = ['__version__', 'datasets', 'engine', 'models']
+__all__ = ['__version__', 'datasets', 'engine', 'evaluation', 'models']

@@ -10,7 +10,21 @@ custom_hooks = [
     dict(type='SafeCheckpointHook'),
     # tools/test.py writes every translation and attention mask
     dict(type='TranslationOutputHook'),
+    # input | attention | translated | reconstruction grids, both directions
+    dict(type='AttentionVisualizationHook', interval=1000, num_samples=4),
+    # a warning when a mask stays near all-zero or all-one
+    dict(type='AttentionCollapseHook', patience=500, low=0.02, high=0.98),
 ]
+
+# Grids and scalars go to <log_dir>/vis_data; also to TensorBoard when it is
+# installed.
+vis_backends = [dict(type='VisBackend')]
+try:
+    import tensorboard  # noqa: F401
+    vis_backends.append(dict(type='TensorboardVisBackend'))
+except ImportError:
+    pass
+visualizer = dict(type='Visualizer', vis_backends=vis_backends)
 
 # No evaluation during training (FID/KID configs come with the evaluation
 # tools); tools/test.py writes translations and attention masks.

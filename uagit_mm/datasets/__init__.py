@@ -1,4 +1,8 @@
-from .transforms import PackUnpairedInputs
+from .synthetic import generate_dataset, is_translated, stripe_score
+from .transforms import LoadUnpairedMasks, PackUnpairedInputs
 from .unpaired_dataset import UnpairedFolderDataset
 
-__all__ = ['PackUnpairedInputs', 'UnpairedFolderDataset']
+__all__ = [
+    'LoadUnpairedMasks', 'PackUnpairedInputs', 'UnpairedFolderDataset',
+    'generate_dataset', 'is_translated', 'stripe_score'
+]

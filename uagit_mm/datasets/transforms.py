@@ -1,8 +1,48 @@
-"""Packing of unpaired samples under their domain names."""
+"""Loading of ground-truth masks and packing under the domain names."""
+import cv2
+import numpy as np
+import torch
 from mmcv.transforms import BaseTransform
 
 from mmagic.datasets.transforms import PackInputs
 from mmagic.registry import TRANSFORMS
+
+
+@TRANSFORMS.register_module()
+class LoadUnpairedMasks(BaseTransform):
+    """Load the object masks of a test sample when the dataset has them.
+
+    Reads ``mask_A_path`` / ``mask_B_path`` (set by
+    :class:`~uagit_mm.datasets.UnpairedFolderDataset` when the folders
+    ``testA_mask/`` / ``testB_mask/`` exist) and stores ``gt_mask_A`` /
+    ``gt_mask_B`` as float tensors of shape (1, H, W) with 1 = object. The
+    masks end up in the data sample for the metrics, never in the model's
+    inputs. Samples without mask paths pass through unchanged.
+
+    Args:
+        threshold (int): Mask pixels above this 8-bit value are object.
+            Defaults to 127.
+    """
+
+    def __init__(self, threshold: int = 127) -> None:
+        self.threshold = threshold
+
+    def transform(self, results: dict) -> dict:
+        for side in ('A', 'B'):
+            path = results.get(f'mask_{side}_path')
+            if path is None:
+                continue
+            mask = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
+            if mask is None:
+                raise OSError(f'cannot read mask {path}')
+            img = results.get(f'img_{side}')
+            if img is not None and img.shape[:2] != mask.shape:
+                raise ValueError(
+                    f'mask {path} is {mask.shape[1]}x{mask.shape[0]} but its '
+                    f'image is {img.shape[1]}x{img.shape[0]}')
+            results[f'gt_mask_{side}'] = torch.from_numpy(
+                (mask > self.threshold).astype(np.float32))[None]
+        return results
 
 
 @TRANSFORMS.register_module()
@@ -13,8 +53,9 @@ class PackUnpairedInputs(BaseTransform):
     as ``img_A`` and domain B's as ``img_B`` and records the domain names in
     ``domain_a`` / ``domain_b``; pipelines can then be written once, without
     naming the domains, and this last step renames ``img_A`` to e.g.
-    ``img_horse`` (likewise ``img_A_path``, ``mask_A`` ...) before mmagic's
-    :class:`PackInputs` builds ``inputs`` and the ``DataSample``.
+    ``img_horse`` (likewise ``img_A_path``, ``gt_mask_A``, ``mask_A_path``)
+    before mmagic's :class:`PackInputs` builds ``inputs`` (images only) and
+    the ``DataSample`` (images, ground-truth masks, paths).
 
     Args:
         keys (tuple[str]): Generic keys packed as image tensors.
@@ -30,7 +71,7 @@ class PackUnpairedInputs(BaseTransform):
         for key, value in results.items():
             new_key = key
             for generic, name in names.items():
-                for prefix in self.keys + ('mask', ):
+                for prefix in self.keys + ('gt_mask', 'mask'):
                     stem = f'{prefix}_{generic}'
                     if key == stem or key.startswith(stem + '_'):
                         new_key = f'{prefix}_{name}' + key[len(stem):]
@@ -44,8 +85,11 @@ class PackUnpairedInputs(BaseTransform):
             f'{prefix}_{name}_path' for prefix in self.keys + ('mask', )
             for name in names.values() if f'{prefix}_{name}_path' in renamed
         ]
+        masks = [f'gt_mask_{n}' for n in names.values() if f'gt_mask_{n}' in
+                 renamed]
         return PackInputs(
-            keys=packed, data_keys=packed, meta_keys=paths).transform(renamed)
+            keys=packed, data_keys=packed + masks,
+            meta_keys=paths).transform(renamed)
 
     def __repr__(self) -> str:
         return f'{self.__class__.__name__}(keys={self.keys})'

@@ -14,6 +14,9 @@ class UnpairedFolderDataset(UnpairedImageDataset):
     Samples carry domain A's image path as ``img_A_path`` and domain B's as
     ``img_B_path`` with the names in ``domain_a``/``domain_b``; end the
     pipeline with ``PackUnpairedInputs`` to get ``img_<domain>`` inputs.
+    Where ``trainA_mask/`` (``testA_mask/`` ...) has a PNG of the same name
+    as an image, its path is given as ``mask_A_path`` (``LoadUnpairedMasks``
+    loads it for the metrics).
 
     The layout is the CycleGAN one: ``data_root/{trainA,trainB}`` for
     training and ``data_root/{testA,testB}`` for testing. mmagic's dataset
@@ -61,10 +64,21 @@ class UnpairedFolderDataset(UnpairedImageDataset):
             domain_b='B')
 
     def get_data_info(self, idx: int) -> dict:
-        """Paths of one A and one B image, plus the two domain names."""
+        """Paths of one A and one B image, the two domain names and, where a
+        ``<folder>_mask/`` twin holds the same file name, the mask paths."""
         info = super().get_data_info(idx)
         info['domain_a'], info['domain_b'] = self.domain_names
+        for side, root in (('A', self.dataroot_a), ('B', self.dataroot_b)):
+            mask = self._mask_path(info[f'img_{side}_path'], root)
+            if mask is not None:
+                info[f'mask_{side}_path'] = mask
         return info
+
+    @staticmethod
+    def _mask_path(image_path: str, root: str) -> Optional[str]:
+        rel = osp.relpath(image_path, root)
+        mask = osp.join(root + '_mask', osp.splitext(rel)[0] + '.png')
+        return mask if osp.isfile(mask) else None
 
     def scan_folder(self, path: str) -> List[str]:
         """List the images under ``path`` (recursively), or explain why not."""

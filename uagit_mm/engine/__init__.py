@@ -1,3 +1,7 @@
-from .hooks import SafeCheckpointHook, TranslationOutputHook
+from .hooks import (AttentionCollapseHook, AttentionVisualizationHook,
+                    SafeCheckpointHook, TranslationOutputHook)
 
-__all__ = ['SafeCheckpointHook', 'TranslationOutputHook']
+__all__ = [
+    'AttentionCollapseHook', 'AttentionVisualizationHook',
+    'SafeCheckpointHook', 'TranslationOutputHook'
+]

@@ -1,4 +1,9 @@
+from .attention_monitor_hook import AttentionCollapseHook
+from .attention_vis_hook import AttentionVisualizationHook
 from .safe_checkpoint_hook import SafeCheckpointHook
 from .translation_output_hook import TranslationOutputHook
 
-__all__ = ['SafeCheckpointHook', 'TranslationOutputHook']
+__all__ = [
+    'AttentionCollapseHook', 'AttentionVisualizationHook',
+    'SafeCheckpointHook', 'TranslationOutputHook'
+]

@@ -1,0 +1,139 @@
+import os.path as osp
+import tempfile
+from types import SimpleNamespace
+from unittest import TestCase, mock
+
+import numpy as np
+import torch
+from mmengine.registry import init_default_scope
+
+import uagit_mm  # noqa: F401
+from mmagic.registry import HOOKS, MODELS
+from uagit_mm.engine import AttentionCollapseHook, AttentionVisualizationHook
+
+init_default_scope('mmagic')
+
+
+class TestAttentionCollapseHook(TestCase):
+
+    def _feed(self, hook, means, start=0):
+        runner = SimpleNamespace(iter=start)
+        with mock.patch(
+                'uagit_mm.engine.hooks.attention_monitor_hook.print_log'
+        ) as log:
+            for i, (a, b) in enumerate(means):
+                runner.iter = start + i
+                hook.after_train_iter(
+                    runner, i, None, {
+                        'mask_mean_a': torch.tensor(a),
+                        'mask_mean_b': torch.tensor(b),
+                        'loss_gan_g_a': torch.tensor(1.0)
+                    })
+        return [c.args[0] for c in log.call_args_list]
+
+    def test_warns_once_naming_domain_and_knobs(self):
+        hook = HOOKS.build(dict(type='AttentionCollapseHook', patience=5))
+        msgs = self._feed(hook, [(0.005, 0.5)] * 12)
+        self.assertEqual(len(msgs), 1)
+        self.assertIn("domain 'a'", msgs[0])
+        self.assertIn('all-zero', msgs[0])
+        for knob in ('cycle_loss.loss_weight', 'threshold', 'switch_'):
+            self.assertIn(knob, msgs[0])
+
+    def test_all_one_and_recovery(self):
+        hook = AttentionCollapseHook(patience=3)
+        seq = [(0.5, 0.99)] * 3 + [(0.5, 0.5)] + [(0.5, 0.995)] * 3
+        msgs = self._feed(hook, seq)
+        self.assertEqual(len(msgs), 2)
+        self.assertTrue(all("domain 'b'" in m and 'all-one' in m
+                            for m in msgs))
+
+    def test_healthy_or_interrupted_masks_do_not_warn(self):
+        hook = AttentionCollapseHook(patience=4)
+        seq = [(0.01, 0.3), (0.01, 0.3), (0.01, 0.3), (0.2, 0.3)] * 3
+        self.assertEqual(self._feed(hook, seq), [])
+
+    def test_bad_arguments(self):
+        with self.assertRaises(ValueError):
+            AttentionCollapseHook(patience=0)
+        with self.assertRaises(ValueError):
+            AttentionCollapseHook(low=0.9, high=0.1)
+
+
+class FakeDataset:
+
+    def __init__(self, n=3, size=32):
+        self.n, self.size = n, size
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        from mmagic.structures import DataSample
+        g = torch.Generator().manual_seed(i + int(np.random.randint(1000)))
+        return dict(
+            inputs=dict(
+                img_a=torch.randint(0, 256, (3, self.size, self.size),
+                                    generator=g).float(),
+                img_b=torch.randint(0, 256, (3, self.size, self.size),
+                                    generator=g).float()),
+            data_samples=DataSample())
+
+
+class TestAttentionVisualizationHook(TestCase):
+
+    def setUp(self):
+        self.model = MODELS.build(
+            dict(type='UAGIT', domains=['a', 'b'],
+                 data_preprocessor=dict(type='DataPreprocessor'),
+                 generator=dict(type='ResnetGenerator', in_channels=3,
+                                out_channels=3, base_channels=8,
+                                num_blocks=1),
+                 discriminator=dict(type='AttentionMaskedDiscriminator',
+                                    in_channels=3, base_channels=8),
+                 attention=dict(type='AttentionNet', base_channels=4)))
+        self.images = {}
+        visualizer = SimpleNamespace(
+            add_image=lambda name, image, step: self.images.setdefault(
+                (name, step), image))
+        self.runner = SimpleNamespace(
+            model=self.model, visualizer=visualizer, iter=9,
+            train_dataloader=SimpleNamespace(dataset=FakeDataset()),
+            test_dataloader=SimpleNamespace(dataset=FakeDataset(n=2)))
+
+    def test_grid_every_interval_with_four_panels(self):
+        hook = HOOKS.build(dict(type='AttentionVisualizationHook',
+                                interval=10, num_samples=2))
+        self.runner.max_iters = 100
+        self.model.train()
+        hook.after_train_iter(self.runner, 9)   # iteration 10: draws
+        self.runner.iter = 10
+        hook.after_train_iter(self.runner, 10)  # iteration 11: no grid
+        self.assertEqual(set(self.images), {('train_a2b', 10),
+                                            ('train_b2a', 10)})
+        grid = self.images[('train_a2b', 10)]
+        # 2 samples x (input | attention | translated | reconstruction)
+        self.assertEqual(grid.shape, (2 * 32, 4 * 32, 3))
+        self.assertEqual(grid.dtype, np.uint8)
+        # the attention panel is gray: equal channels
+        att = grid[:, 32:64].astype(int)
+        self.assertTrue((att[..., 0] == att[..., 1]).all())
+        self.assertTrue(self.model.training)  # mode restored
+
+    def test_fixed_samples_and_rng_untouched(self):
+        hook = AttentionVisualizationHook(interval=1, num_samples=2)
+        np.random.seed(123)
+        expected_next = np.random.rand()
+        np.random.seed(123)
+        hook.draw(self.runner, self.runner.train_dataloader.dataset, 't', 1)
+        self.assertEqual(np.random.rand(), expected_next)
+        hook.draw(self.runner, self.runner.train_dataloader.dataset, 't', 2)
+        self.assertTrue(np.array_equal(self.images[('t_a2b', 1)][:, :32],
+                                       self.images[('t_a2b', 2)][:, :32]))
+
+    def test_test_grid(self):
+        hook = AttentionVisualizationHook(interval=5, num_samples=4)
+        self.model.eval()
+        hook.after_test(self.runner)
+        self.assertEqual(self.images[('test_b2a', 9)].shape, (64, 128, 3))
+        self.assertFalse(self.model.training)
