@@ -1,6 +1,7 @@
 """End to end: tools/train.py across the phase switch, tools/test.py on the
 checkpoint it wrote, then --resume, on a tiny built-in dataset."""
 import glob
+import json
 import os
 import os.path as osp
 import subprocess
@@ -19,7 +20,7 @@ TINY = [
     'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=0',
     'test_dataloader.num_workers=0', 'test_dataloader.persistent_workers=0',
     'default_hooks.logger.interval=1', 'default_hooks.checkpoint.interval=2',
-    'model.switch_iter=2'
+    'model.switch_iter=2', 'custom_hooks.2.interval=2'
 ]
 
 
@@ -55,13 +56,28 @@ class TestTrainTestResume(TestCase):
         self.assertTrue(osp.isfile(osp.join(work, 'iter_2.pth')))
         ckpt = osp.join(work, 'iter_4.pth')
         self.assertTrue(osp.isfile(ckpt))
+        # mask grids of both directions were drawn (interval 2 and last iter)
+        grids = glob.glob(osp.join(work, '*', 'vis_data', '**', '*.png'),
+                          recursive=True)
+        for direction in ('smooth2striped', 'striped2smooth'):
+            self.assertTrue(
+                any(f'train_{direction}' in osp.basename(g) for g in grids),
+                grids)
         # the checkpoint needs no unpickling of arbitrary objects
         state = torch.load(ckpt, weights_only=True)
         self.assertEqual(state['meta']['iter'], 4)
 
+        metrics_file = osp.join(self.tmp.name, 'metrics.json')
         rc, out = run('tools/test.py', CONFIG, ckpt, '--work-dir', work,
-                      '--cfg-options', f'data_root={self.data}', *TINY)
+                      '--out-metrics', metrics_file, '--cfg-options',
+                      f'data_root={self.data}', *TINY)
         self.assertEqual(rc, 0, out[-3000:])
+        with open(metrics_file) as f:
+            metrics = json.load(f)
+        for direction in ('smooth2striped', 'striped2smooth'):
+            for key in ('mask_iou', 'bg_change', 'fg_change', 'translated'):
+                value = metrics[f'attn/{direction}/{key}']
+                self.assertTrue(0.0 <= value <= 1.0, (key, value))
         for direction in ('smooth2striped', 'striped2smooth'):
             found = glob.glob(osp.join(work, '*', 'translations', direction,
                                        '*.png'))

@@ -122,11 +122,21 @@ class AttentionTranslationMetric(BaseMetric):
         """Use the test dataloader as it is."""
         return dataloader
 
+    @staticmethod
+    def _infer_domains(sample) -> Optional[List[str]]:
+        keys = sample.keys() if hasattr(sample, 'keys') else []
+        fakes = sorted(k[len('fake_'):] for k in keys
+                       if k.startswith('fake_'))
+        return fakes if len(fakes) == 2 else None
+
     def process(self, data_batch, data_samples: Sequence) -> None:
-        if self.domains is None:
-            raise RuntimeError('AttentionTranslationMetric: domains unknown; '
-                               'set `domains` in the metric config')
         for sample in data_samples:
+            if self.domains is None:
+                # mmengine's TestLoop does not call prepare(): the two
+                # translations fake_<domain> name the domains
+                self.domains = self._infer_domains(sample)
+                if self.domains is None:
+                    continue
             result = {}
             for src in self.domains:
                 tgt = [d for d in self.domains if d != src][0]
