@@ -18,10 +18,10 @@ import time
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 MODELS = {
-    'uagit': ('configs/uagit_cpu_1xb1-3kiters_synthetic64.py', []),
-    'uagit-holistic-d': ('configs/uagit_cpu_1xb1-3kiters_synthetic64.py',
+    'uagit': ('configs/uagit_cpu_1xb1-2500iters_synthetic64.py', []),
+    'uagit-holistic-d': ('configs/uagit_cpu_1xb1-2500iters_synthetic64.py',
                          ['model.switch_iter=None']),
-    'cyclegan': ('configs/cyclegan_cpu_1xb1-3kiters_synthetic64.py', []),
+    'cyclegan': ('configs/cyclegan_cpu_1xb1-2500iters_synthetic64.py', []),
 }
 COLUMNS = ['mask_iou', 'bg_change', 'fg_change', 'translated']
 
@@ -33,7 +33,7 @@ def parse_args():
     p.add_argument('--work-dir', default='work_dirs/compare')
     p.add_argument('--iters', type=int, default=None,
                    help='training iterations for every model (default: the '
-                   "configs' 3000); the phase switch and lr decay scale along")
+                   "configs' 2500); the phase switch and lr decay scale along")
     p.add_argument('--switch-frac', type=float, default=0.6,
                    help='phase-2 start as a fraction of the iterations')
     p.add_argument('--models', default=','.join(MODELS),

@@ -13,7 +13,7 @@ import cv2
 import torch
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIG = osp.join(ROOT, 'configs', 'uagit_cpu_1xb1-3kiters_synthetic64.py')
+CONFIG = osp.join(ROOT, 'configs', 'uagit_cpu_1xb1-2500iters_synthetic64.py')
 TINY = [
     'model.generator.base_channels=8', 'model.generator.num_blocks=1',
     'model.discriminator.base_channels=8', 'model.attention.base_channels=4',

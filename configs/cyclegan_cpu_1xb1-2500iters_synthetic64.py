@@ -1,8 +1,9 @@
 # mmagic's CycleGAN under the same conditions as
-# uagit_cpu_1xb1-3kiters_synthetic64.py, for tools/compare.py: same data,
-# generator (ngf 32, 6 blocks), discriminator, LSGAN, cycle weight 10, no
-# identity loss, optimizer and schedule. Only the attention is missing.
-_base_ = ['./uagit_cpu_1xb1-3kiters_synthetic64.py']
+# uagit_cpu_1xb1-2500iters_synthetic64.py, for tools/compare.py: same data,
+# generator (ngf 32, 3 blocks), discriminator (base 32), LSGAN, cycle weight
+# 10, no identity loss, optimizer and schedule. Only the attention is
+# missing.
+_base_ = ['./uagit_cpu_1xb1-2500iters_synthetic64.py']
 
 model = dict(
     _delete_=True,
@@ -16,13 +17,13 @@ model = dict(
         base_channels=32,
         norm_cfg=dict(type='IN'),
         use_dropout=False,
-        num_blocks=6,
+        num_blocks=3,
         padding_mode='reflect',
         init_cfg=dict(type='normal', gain=0.02)),
     discriminator=dict(
         type='PatchDiscriminator',
         in_channels=3,
-        base_channels=64,
+        base_channels=32,
         num_conv=3,
         norm_cfg=dict(type='IN'),
         init_cfg=dict(type='normal', gain=0.02)),
@@ -36,10 +37,10 @@ optim_wrapper = dict(
     constructor='MultiOptimWrapperConstructor',
     generators=dict(
         type='OptimWrapper',
-        optimizer=dict(type='Adam', lr=1e-4, betas=(0.5, 0.999))),
+        optimizer=dict(type='Adam', lr=2e-4, betas=(0.5, 0.999))),
     discriminators=dict(
         type='OptimWrapper',
-        optimizer=dict(type='Adam', lr=1e-4, betas=(0.5, 0.999))))
+        optimizer=dict(type='Adam', lr=2e-4, betas=(0.5, 0.999))))
 
 # the attention hooks have nothing to show for a model without attention
 custom_hooks = [
