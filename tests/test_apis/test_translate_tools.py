@@ -1,0 +1,263 @@
+"""tools/translate.py, tools/publish_model.py, the inference API and the
+mmagic inferencer, on a tiny checkpoint made here."""
+import os
+import os.path as osp
+import subprocess
+import sys
+import tempfile
+from unittest import TestCase
+
+import numpy as np
+import torch
+from mmengine.registry import init_default_scope
+from PIL import Image
+
+import uagit_mm  # noqa: F401
+from mmagic.registry import MODELS
+from uagit_mm.apis import (ImageReadError, find_images, init_model, read_rgb,
+                           resolve_direction, translate_arrays)
+from uagit_mm.checkpoint import UnsafeCheckpointError
+from uagit_mm.utils import load_config
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONFIG = osp.join(ROOT, 'configs', 'uagit_cpu_1xb1-2500iters_synthetic64.py')
+TINY = {
+    'model.generator.base_channels': 8,
+    'model.generator.num_blocks': 1,
+    'model.discriminator.base_channels': 8,
+    'model.attention.base_channels': 4
+}
+TINY_ARGS = [f'{k}={v}' for k, v in TINY.items()]
+
+
+def make_checkpoint(path):
+    init_default_scope('mmagic')
+    cfg = load_config(CONFIG, dict(TINY))
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    torch.save({'state_dict': model.state_dict(),
+                'meta': {'cfg': cfg.pretty_text, 'iter': 7},
+                'optimizer': {'state': {}, 'param_groups': []}}, path)
+    return model
+
+
+class Evil:
+    """Unpickling this would create a marker file."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, 'w'))
+
+
+class ToolTestCase(TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.ckpt = osp.join(cls.tmp.name, 'tiny.pth')
+        cls.model = make_checkpoint(cls.ckpt)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def run_tool(self, *args):
+        env = dict(os.environ, OMP_NUM_THREADS='1')
+        proc = subprocess.run([sys.executable, '-W', 'ignore', *args],
+                              cwd=ROOT, text=True, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, timeout=600, env=env)
+        return proc.returncode, proc.stdout
+
+
+class TestImageIO(TestCase):
+
+    def test_modes_become_rgb(self):
+        with tempfile.TemporaryDirectory() as d:
+            rgb = np.random.RandomState(0).randint(0, 256, (5, 7, 3),
+                                                   dtype=np.uint8)
+            cases = {
+                'gray.png': Image.fromarray(rgb[..., 0]),
+                'rgba.png': Image.fromarray(np.dstack([rgb, rgb[..., :1]])),
+                'pal.png': Image.fromarray(rgb).convert('P'),
+                'g16.png': Image.fromarray(
+                    rgb[..., 0].astype(np.uint16) * 257),
+                'x.bmp': Image.fromarray(rgb),
+                'x.tiff': Image.fromarray(rgb),
+                'x.webp': Image.fromarray(rgb),
+                'x.jpg': Image.fromarray(rgb),
+            }
+            for name, img in cases.items():
+                img.save(osp.join(d, name))
+                out = read_rgb(osp.join(d, name))
+                self.assertEqual(out.shape, (5, 7, 3), name)
+                self.assertEqual(out.dtype, np.uint8, name)
+            g16 = read_rgb(osp.join(d, 'g16.png'))
+            self.assertTrue(np.array_equal(g16[..., 1], rgb[..., 0]))
+            self.assertTrue(np.array_equal(read_rgb(osp.join(d, 'rgba.png')),
+                                           rgb))
+
+    def test_bad_files_are_named(self):
+        with tempfile.TemporaryDirectory() as d:
+            empty = osp.join(d, 'empty.png')
+            open(empty, 'w').close()
+            junk = osp.join(d, 'junk.jpg')
+            with open(junk, 'w') as f:
+                f.write('not an image')
+            for path in (empty, junk):
+                with self.assertRaisesRegex(ImageReadError,
+                                            osp.basename(path)):
+                    read_rgb(path)
+            os.makedirs(osp.join(d, 'sub'))
+            Image.new('RGB', (3, 3)).save(osp.join(d, 'sub', 'a.png'))
+            with open(osp.join(d, 'notes.txt'), 'w') as f:
+                f.write('x')
+            rels = [r for _, r in find_images(d)]
+            self.assertEqual(rels, ['empty.png', 'junk.jpg',
+                                    osp.join('sub', 'a.png')])
+
+
+class TestInference(ToolTestCase):
+
+    def test_any_size_output_matches_input(self):
+        model = init_model(CONFIG, self.ckpt, cfg_options=dict(TINY))
+        for h, w in [(1, 1), (13, 37), (64, 64), (65, 30)]:
+            img = np.random.RandomState(h).randint(0, 256, (h, w, 3),
+                                                   dtype=np.uint8)
+            (fake, mask), = translate_arrays(model, [img], 'striped')
+            self.assertEqual(fake.shape, (h, w, 3))
+            self.assertEqual(mask.shape, (h, w))
+        # --max-side: worked at 32 px, returned at the input size
+        img = np.zeros((100, 50, 3), np.uint8)
+        (fake, mask), = translate_arrays(model, [img], 'smooth', max_side=32)
+        self.assertEqual(fake.shape, (100, 50, 3))
+
+    def test_weights_match_the_model(self):
+        model = init_model(CONFIG, self.ckpt, cfg_options=dict(TINY))
+        for k, v in self.model.state_dict().items():
+            self.assertTrue(torch.equal(model.state_dict()[k], v), k)
+        self.assertEqual(resolve_direction(model, 'a2b'), 'striped')
+        self.assertEqual(resolve_direction(model, 'b2a'), 'smooth')
+        with self.assertRaises(ValueError):
+            resolve_direction(model, target_domain='zebra')
+
+    def test_mismatched_config_is_an_error(self):
+        with self.assertRaisesRegex(ValueError, 'does not fit'):
+            init_model(CONFIG, self.ckpt)  # full-size config
+
+    def test_crafted_checkpoint_is_refused(self):
+        marker = osp.join(self.tmp.name, 'pwned')
+        evil = osp.join(self.tmp.name, 'evil.pth')
+        torch.save({'state_dict': {}, 'x': Evil(marker)}, evil)
+        with self.assertRaisesRegex(UnsafeCheckpointError, 'evil.pth'):
+            init_model(CONFIG, evil, cfg_options=dict(TINY))
+        self.assertFalse(osp.exists(marker))
+
+    def test_mmagic_inferencer(self):
+        from mmagic.apis import MMagicInferencer
+        img_path = osp.join(self.tmp.name, 'in.png')
+        Image.fromarray(np.random.RandomState(1).randint(
+            0, 256, (40, 36, 3), dtype=np.uint8)).save(img_path)
+        cfg_path = osp.join(self.tmp.name, 'tiny_cfg.py')
+        load_config(CONFIG, dict(TINY)).dump(cfg_path)
+        inferencer = MMagicInferencer(
+            model_name='uagit', model_config=cfg_path, model_ckpt=self.ckpt,
+            device='cpu')
+        out = osp.join(self.tmp.name, 'inf', 'out.png')
+        res = inferencer.infer(img=img_path, result_out_dir=out,
+                               extra_parameters={'target_domain': 'smooth'})
+        self.assertEqual(res['translation'].shape, (40, 36, 3))
+        self.assertEqual(res['attention'].shape, (40, 36))
+        self.assertTrue(osp.isfile(out))
+        self.assertTrue(osp.isfile(osp.join(self.tmp.name, 'inf',
+                                            'out_mask.png')))
+        # the direction matters
+        res2 = inferencer.infer(img=img_path,
+                                extra_parameters={'target_domain': 'striped'})
+        self.assertFalse(np.array_equal(res['translation'],
+                                        res2['translation']))
+
+
+class TestTranslateTool(ToolTestCase):
+
+    def test_folder_with_good_and_bad_files(self):
+        src = osp.join(self.tmp.name, 'in')
+        os.makedirs(osp.join(src, 'sub'))
+        rng = np.random.RandomState(0)
+        Image.fromarray(rng.randint(0, 256, (30, 41, 3), dtype=np.uint8)
+                        ).save(osp.join(src, 'a.png'))
+        Image.fromarray(rng.randint(0, 256, (30, 41), dtype=np.uint8)
+                        ).save(osp.join(src, 'sub', 'b.jpg'))
+        Image.fromarray(rng.randint(0, 256, (9, 9, 4), dtype=np.uint8)
+                        ).save(osp.join(src, 'sub', 'c.png'))
+        open(osp.join(src, 'zero.png'), 'w').close()
+        with open(osp.join(src, 'broken.png'), 'wb') as f:
+            f.write(b'\x89PNG\r\n\x1a\n' + b'\0' * 20)
+        out = osp.join(self.tmp.name, 'out')
+        rc, log = self.run_tool('tools/translate.py', CONFIG, self.ckpt, src,
+                                '--out-dir', out, '--direction', 'b2a',
+                                '--side-by-side', '--batch-size', '2',
+                                '--cfg-options', *TINY_ARGS)
+        self.assertEqual(rc, 1, log)
+        self.assertIn('zero.png', log)
+        self.assertIn('broken.png', log)
+        self.assertIn('translated 3', log)
+        for stem, size in (('a', (41, 30)), (osp.join('sub', 'b'), (41, 30)),
+                           (osp.join('sub', 'c'), (9, 9))):
+            img = Image.open(osp.join(out, stem + '.png'))
+            mask = Image.open(osp.join(out, stem + '_mask.png'))
+            self.assertEqual(img.size, size)
+            self.assertEqual(img.mode, 'RGB')
+            self.assertEqual(mask.mode, 'L')
+            self.assertTrue(osp.isfile(osp.join(out, stem + '_side.png')))
+        self.assertFalse(osp.exists(osp.join(out, 'zero.png')))
+        leftovers = [f for _, _, fs in os.walk(out) for f in fs
+                     if '.part' in f]
+        self.assertEqual(leftovers, [])
+
+        # existing outputs are kept unless --overwrite
+        before = os.stat(osp.join(out, 'a.png')).st_mtime_ns
+        rc, log = self.run_tool('tools/translate.py', CONFIG, self.ckpt,
+                                osp.join(src, 'a.png'), '--out-dir', out,
+                                '--cfg-options', *TINY_ARGS)
+        self.assertEqual(rc, 0, log)
+        self.assertIn('skipped 1', log)
+        self.assertEqual(os.stat(osp.join(out, 'a.png')).st_mtime_ns, before)
+
+
+class TestPublish(ToolTestCase):
+
+    def test_slim_hashed_weights_only(self):
+        out = osp.join(self.tmp.name, 'pub', 'uagit_tiny.pth')
+        rc, log = self.run_tool('tools/publish_model.py', self.ckpt, out)
+        self.assertEqual(rc, 0, log)
+        final = log.strip().split()[-1]
+        self.assertRegex(osp.basename(final), r'^uagit_tiny-[0-9a-f]{8}\.pth$')
+        import hashlib
+        with open(final, 'rb') as f:
+            self.assertTrue(hashlib.sha256(f.read()).hexdigest().startswith(
+                osp.basename(final)[len('uagit_tiny-'):-4]))
+        state = torch.load(final, weights_only=True)
+        self.assertEqual(set(state), {'state_dict', 'meta'})
+        self.assertFalse(any(k.startswith('discriminators.')
+                             for k in state['state_dict']))
+        self.assertTrue(any(k.startswith('attentions.')
+                            for k in state['state_dict']))
+        # and it translates
+        model = init_model(CONFIG, final, cfg_options=dict(TINY))
+        (fake, _), = translate_arrays(model, [np.zeros((8, 8, 3), np.uint8)],
+                                      'smooth')
+        self.assertEqual(fake.shape, (8, 8, 3))
+
+    def test_crafted_input_is_refused(self):
+        marker = osp.join(self.tmp.name, 'pwned2')
+        evil = osp.join(self.tmp.name, 'evil2.pth')
+        torch.save({'state_dict': {'w': torch.zeros(1)}, 'x': Evil(marker)},
+                   evil)
+        rc, log = self.run_tool('tools/publish_model.py', evil,
+                                osp.join(self.tmp.name, 'x.pth'))
+        self.assertEqual(rc, 1)
+        self.assertIn('Refusing to load', log)
+        self.assertFalse(osp.exists(marker))

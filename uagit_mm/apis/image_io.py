@@ -1,0 +1,89 @@
+"""Reading any common image as RGB, and writing outputs atomically."""
+import os
+import os.path as osp
+from typing import List, Tuple
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp',
+                  '.ppm', '.pgm', '.gif')
+
+
+class ImageReadError(Exception):
+    """An input file could not be read as an image."""
+
+
+def read_rgb(path: str) -> np.ndarray:
+    """Read an image file as an RGB uint8 array (H, W, 3).
+
+    Grayscale, RGBA (the alpha channel is dropped), palette, 16-bit and
+    float images are converted. Errors name the file.
+
+    Raises:
+        ImageReadError: The file is empty, unreadable or not an image.
+    """
+    try:
+        if osp.getsize(path) == 0:
+            raise ImageReadError(f'{path}: empty file')
+        with Image.open(path) as img:
+            img.load()
+            return to_rgb(img, path)
+    except ImageReadError:
+        raise
+    except (UnidentifiedImageError, OSError, ValueError,
+            Image.DecompressionBombError, SyntaxError) as err:
+        raise ImageReadError(f'{path}: {err}') from None
+
+
+def to_rgb(img: Image.Image, name: str = 'image') -> np.ndarray:
+    """Convert a PIL image of any mode to RGB uint8."""
+    mode = img.mode
+    if mode in ('I;16', 'I;16B', 'I;16L', 'I', 'F'):
+        arr = np.asarray(img, dtype=np.float64)
+        if mode.startswith('I;16'):
+            arr = arr / 257.0
+        elif arr.size and arr.max() > 255:
+            arr = arr / max(arr.max(), 1.0) * 255.0
+        gray = np.clip(arr, 0, 255).round().astype(np.uint8)
+        return np.repeat(gray[..., None], 3, axis=2)
+    if mode == 'P' and 'transparency' in img.info:
+        img = img.convert('RGBA')
+    if img.mode != 'RGB':
+        img = img.convert('RGB')
+    arr = np.asarray(img, dtype=np.uint8)
+    if arr.ndim != 3 or arr.shape[2] != 3:
+        raise ImageReadError(f'{name}: unsupported image layout {arr.shape}')
+    return np.ascontiguousarray(arr)
+
+
+def find_images(root: str) -> List[Tuple[str, str]]:
+    """``(path, path relative to root)`` of every image under ``root``
+    (recursively, sorted), or ``[(root, basename)]`` for a single file.
+    Files with image suffixes are listed even when broken, so that they can
+    be reported."""
+    if osp.isfile(root):
+        return [(root, osp.basename(root))]
+    if not osp.isdir(root):
+        raise FileNotFoundError(f'input {root} does not exist')
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in sorted(filenames):
+            if name.lower().endswith(IMAGE_SUFFIXES):
+                path = osp.join(dirpath, name)
+                found.append((path, osp.relpath(path, root)))
+    return found
+
+
+def save_png_atomic(path: str, rgb_or_gray: np.ndarray) -> None:
+    """Write a PNG through a temporary file renamed into place, so a crash
+    never leaves a partial file under the final name."""
+    os.makedirs(osp.dirname(path) or '.', exist_ok=True)
+    tmp = f'{path}.part{os.getpid()}'
+    try:
+        Image.fromarray(rgb_or_gray).save(tmp, format='PNG')
+        os.replace(tmp, path)
+    finally:
+        if osp.exists(tmp):
+            os.remove(tmp)
