@@ -8,3 +8,12 @@ model = dict(domains=[domain_a, domain_b])
 _dataset = dict(data_root=data_root, domain_a=domain_a, domain_b=domain_b)
 train_dataloader = dict(dataset=_dataset)
 test_dataloader = dict(dataset=_dataset)
+
+num_test_a, num_test_b = 266, 248  # testA (apple), testB (orange)
+_fid = _base_.test_evaluator.metrics[0]
+test_evaluator = dict(metrics=[
+    dict(_fid, prefix=f'{domain_a}2{domain_b}', fake_nums=num_test_a,
+         real_key=f'img_{domain_b}', fake_key=f'fake_{domain_b}'),
+    dict(_fid, prefix=f'{domain_b}2{domain_a}', fake_nums=num_test_b,
+         real_key=f'img_{domain_a}', fake_key=f'fake_{domain_a}'),
+])

@@ -14,3 +14,30 @@ model = dict(domains=[domain_a, domain_b])
 _dataset = dict(data_root=data_root, domain_a=domain_a, domain_b=domain_b)
 train_dataloader = dict(dataset=_dataset)
 test_dataloader = dict(dataset=_dataset)
+
+# FID and KID x 100 per direction against the target domain's test set, from
+# one Inception pass (README, "Evaluation"). The Inception file is not
+# downloaded at run time: fetch it once to `inception_path`, or test without
+# metrics with --cfg-options test_evaluator.metrics=[] .
+inception_path = 'data/inception-2015-12-05.pt'
+num_test_a, num_test_b = 120, 140  # testA (horse), testB (zebra)
+test_cfg = dict(_delete_=True, type='MultiTestLoop')
+test_evaluator = dict(
+    _delete_=True,
+    type='Evaluator',
+    metrics=[
+        dict(
+            type='TransFIDKID',
+            prefix=f'{domain_a}2{domain_b}',
+            fake_nums=num_test_a,
+            real_key=f'img_{domain_b}',
+            fake_key=f'fake_{domain_b}',
+            inception_path=inception_path),
+        dict(
+            type='TransFIDKID',
+            prefix=f'{domain_b}2{domain_a}',
+            fake_nums=num_test_b,
+            real_key=f'img_{domain_a}',
+            fake_key=f'fake_{domain_a}',
+            inception_path=inception_path),
+    ])

@@ -13,6 +13,7 @@ from mmagic.models.utils import set_requires_grad
 from mmagic.registry import MODELS
 from mmagic.structures import DataSample
 from mmagic.utils.typing import SampleList
+from .grad_sync import sync_gradients, update_with_sync
 from .masked_pool import MaskedImagePool
 
 Tensor = torch.Tensor
@@ -287,7 +288,8 @@ class UAGIT(BaseTranslationModel):
                 losses[f'loss_gan_d_{tgt}'] = 0.5 * (
                     self.gan_loss(pred_fake, False, is_disc=True) +
                     self.gan_loss(pred_real, True, is_disc=True))
-        optim_wrapper.update_params(sum(losses.values()))
+        update_with_sync(optim_wrapper, sum(losses.values()),
+                         [self.discriminators])
         return losses
 
     def train_generator(self, outputs: Dict[str, Tensor], phase: int,
@@ -323,11 +325,13 @@ class UAGIT(BaseTranslationModel):
                     "networks into the generators' wrapper with "
                     "modules=['generators', 'attentions'] for AMP.")
             gen_wrapper.backward(loss)
+            sync_gradients([self.generators, self.attentions])
             for wrapper in (gen_wrapper, att_wrapper):
                 wrapper.step()
                 wrapper.zero_grad()
         else:
-            gen_wrapper.update_params(loss)
+            update_with_sync(gen_wrapper, loss,
+                             [self.generators, self.attentions])
         return losses
 
     def train_step(self, data: dict,

@@ -1,0 +1,95 @@
+"""Two processes, gloo backend, on the CPU: tools/train.py --launcher pytorch
+(the code path of tools/dist_train.sh), batch 2 per process."""
+import glob
+import os
+import os.path as osp
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+from unittest import TestCase
+
+import torch
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONFIG = osp.join(ROOT, 'configs', 'uagit_cpu_1xb1-2500iters_synthetic64.py')
+
+# Runs tools/train.py unchanged and, after training, saves each rank's
+# weights so that the test can compare them.
+DRIVER = textwrap.dedent('''
+    import os, runpy, sys
+    import torch
+    from mmengine.runner import Runner
+    from mmengine.model import is_model_wrapper
+    dump_dir = os.environ['DUMP_DIR']
+    original = Runner.train
+    def train(self):
+        out = original(self)
+        model = self.model.module if is_model_wrapper(self.model) \\
+            else self.model
+        rank = int(os.environ['RANK'])
+        torch.save(model.state_dict(), f'{dump_dir}/rank{rank}.pth')
+        return out
+    Runner.train = train
+    sys.argv = ['tools/train.py'] + sys.argv[1:]
+    runpy.run_path('tools/train.py', run_name='__main__')
+''')
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+class TestDistributedTraining(TestCase):
+
+    def test_two_ranks_stay_identical(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            data = osp.join(tmp, 'data')
+            subprocess.run([sys.executable, 'tools/make_synthetic_dataset.py',
+                            data, '--size', '32', '--num-train', '6',
+                            '--num-test', '2'], cwd=ROOT, check=True,
+                           stdout=subprocess.DEVNULL)
+            driver = osp.join(tmp, 'driver.py')
+            with open(driver, 'w') as f:
+                f.write(DRIVER)
+            work = osp.join(tmp, 'work')
+            env = dict(os.environ, DUMP_DIR=tmp, OMP_NUM_THREADS='1')
+            cmd = [
+                sys.executable, '-m', 'torch.distributed.run',
+                '--nproc_per_node=2', f'--master_port={free_port()}', driver,
+                CONFIG, '--launcher', 'pytorch', '--work-dir', work,
+                '--cfg-options', f'data_root={data}',
+                'env_cfg.dist_cfg.backend=gloo', 'train_cfg.max_iters=3',
+                'model.switch_iter=2', 'train_dataloader.batch_size=2',
+                'train_dataloader.num_workers=0',
+                'train_dataloader.persistent_workers=False',
+                'model.generator.base_channels=8',
+                'model.generator.num_blocks=1',
+                'model.discriminator.base_channels=8',
+                'model.attention.base_channels=4',
+                'default_hooks.checkpoint.interval=3',
+                'default_hooks.logger.interval=1'
+            ]
+            proc = subprocess.run(cmd, cwd=ROOT, env=env, text=True,
+                                  stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, timeout=600)
+            self.assertEqual(proc.returncode, 0, proc.stdout[-4000:])
+            self.assertIn('Distributed launcher: pytorch', proc.stdout)
+            ranks = [torch.load(osp.join(tmp, f'rank{r}.pth'))
+                     for r in (0, 1)]
+            self.assertEqual(set(ranks[0]), set(ranks[1]))
+            for key in ranks[0]:
+                self.assertTrue(torch.equal(ranks[0][key], ranks[1][key]),
+                                f'{key} differs between the ranks')
+            # training did change the weights (both ranks in the same way)
+            ckpts = glob.glob(osp.join(work, 'iter_*.pth'))
+            self.assertEqual([osp.basename(c) for c in ckpts],
+                             ['iter_3.pth'])
+            saved = torch.load(ckpts[0], weights_only=True)['state_dict']
+            self.assertTrue(torch.equal(saved['generators.smooth.model.0.conv'
+                                              '.weight'],
+                                        ranks[0]['generators.smooth.model.0'
+                                                 '.conv.weight']))
