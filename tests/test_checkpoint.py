@@ -263,3 +263,52 @@ class TestInstall(unittest.TestCase):
 
 if __name__ == '__main__':
     unittest.main()
+
+
+class TestAtomicSave(unittest.TestCase):
+
+    def test_failed_write_keeps_the_old_file(self):
+        import os
+        import tempfile
+
+        import torch
+
+        from mmengine.runner import runner as runner_module
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, 'iter_1.pth')
+            runner_module.save_checkpoint({'a': torch.ones(2)}, path)
+            self.assertTrue(torch.equal(
+                torch.load(path, weights_only=True)['a'], torch.ones(2)))
+
+            def broken_save(obj, f, *a, **k):
+                f.write(b'partial bytes')
+                raise OSError('disk full')
+
+            with mock.patch('torch.save', broken_save):
+                with self.assertRaises(OSError):
+                    runner_module.save_checkpoint({'a': torch.zeros(2)}, path)
+            self.assertTrue(torch.equal(
+                torch.load(path, weights_only=True)['a'], torch.ones(2)))
+            self.assertEqual(os.listdir(d), ['iter_1.pth'])
+
+    def test_newest_first_and_corruption_detection(self):
+        import os
+        import tempfile
+        import zipfile
+
+        from uagit_mm.checkpoint import (_is_corrupt_error,
+                                         checkpoints_newest_first)
+        with tempfile.TemporaryDirectory() as d:
+            for n in (2, 10, 4):
+                open(os.path.join(d, f'iter_{n}.pth'), 'w').close()
+            open(os.path.join(d, 'best.pth'), 'w').close()
+            self.assertEqual(
+                [os.path.basename(p) for p in checkpoints_newest_first(d)],
+                ['iter_10.pth', 'iter_4.pth', 'iter_2.pth'])
+        self.assertTrue(_is_corrupt_error(EOFError()))
+        self.assertTrue(_is_corrupt_error(zipfile.BadZipFile()))
+        self.assertTrue(_is_corrupt_error(RuntimeError(
+            'PytorchStreamReader failed reading zip archive: failed finding '
+            'central directory')))
+        self.assertFalse(_is_corrupt_error(RuntimeError('size mismatch')))
+        self.assertFalse(_is_corrupt_error(UnsafeCheckpointError('x')))

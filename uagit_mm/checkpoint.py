@@ -14,12 +14,15 @@ goes through :func:`load_from_local` with ``weights_only=True``. Only a
 resume from the run's own work dir may fall back to full unpickling (for
 checkpoints written without the hook), and it says so in the log.
 """
+import glob
 import os
 import os.path as osp
 import pickle
+import re
 import threading
+import zipfile
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Iterator, List
 
 import torch
 from mmengine import print_log
@@ -81,27 +84,117 @@ def load_from_local(filename: str, map_location=None):
                           weights_only=False)
 
 
+def atomic_save(checkpoint: dict, filename: str) -> None:
+    """``torch.save`` through a temporary file renamed into place, so that
+    a run killed mid-write never leaves a truncated file under a checkpoint
+    name."""
+    folder = osp.dirname(osp.abspath(filename))
+    os.makedirs(folder, exist_ok=True)
+    tmp = osp.join(folder, f'.{osp.basename(filename)}.tmp{os.getpid()}')
+    try:
+        with open(tmp, 'wb') as f:
+            torch.save(checkpoint, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, filename)
+    finally:
+        if osp.exists(tmp):
+            os.remove(tmp)
+
+
+def checkpoints_newest_first(work_dir: str) -> List[str]:
+    """``iter_N.pth`` / ``epoch_N.pth`` files of a work dir, newest first."""
+    found = []
+    for path in glob.glob(osp.join(work_dir, '*.pth')):
+        match = re.fullmatch(r'(iter|epoch)_(\d+)\.pth', osp.basename(path))
+        if match:
+            found.append((int(match.group(2)), osp.getmtime(path), path))
+    return [p for _, _, p in sorted(found, reverse=True)]
+
+
+# what a truncated or corrupt checkpoint raises on load
+_CORRUPT = (EOFError, zipfile.BadZipFile, FileNotFoundError)
+
+
+def _is_corrupt_error(err: Exception) -> bool:
+    if isinstance(err, UnsafeCheckpointError):
+        return False
+    if isinstance(err, _CORRUPT):
+        return True
+    text = str(err)
+    return isinstance(err, (RuntimeError, pickle.UnpicklingError)) and any(
+        s in text for s in ('PytorchStreamReader', 'central directory',
+                            'unexpected EOF', 'truncated', 'invalid header',
+                            'Ran out of input'))
+
+
 def _is_within(path: str, folder: str) -> bool:
     path, folder = osp.realpath(path), osp.realpath(folder)
     return os.path.commonpath([path, folder]) == folder
 
 
 def install() -> None:
-    """Route mmengine's local checkpoint loading through this module."""
+    """Route mmengine's local checkpoint loading through this module, save
+    checkpoints atomically and let resume fall back past a corrupt one."""
     from mmengine.runner import Runner
     from mmengine.runner.checkpoint import CheckpointLoader
+
+    from mmengine.runner import runner as runner_module
 
     CheckpointLoader.register_scheme(prefixes='', force=True)(load_from_local)
     if getattr(Runner.resume, '_uagit_wrapped', False):
         return
     original = Runner.resume
+    original_save = runner_module.save_checkpoint
 
-    def resume(self, filename, *args, **kwargs):
+    def save_checkpoint(checkpoint, filename, file_client_args=None,
+                        backend_args=None):
+        if '://' in str(filename) or file_client_args or backend_args:
+            return original_save(checkpoint, filename, file_client_args,
+                                 backend_args)
+        atomic_save(checkpoint, filename)
+
+    runner_module.save_checkpoint = save_checkpoint
+
+    def resume_one(self, filename, *args, **kwargs):
         if _is_within(filename, self.work_dir):
             with trusted_loading('it is this run\'s own checkpoint '
                                  f'(in work_dir {self.work_dir})'):
                 return original(self, filename, *args, **kwargs)
         return original(self, filename, *args, **kwargs)
+
+    def resume(self, filename, *args, **kwargs):
+        """Resume; when the checkpoint is truncated or corrupt and lies in
+        the work dir, fall back to the newest good one there."""
+        try:
+            return resume_one(self, filename, *args, **kwargs)
+        except Exception as err:  # noqa: BLE001 (re-raised unless corrupt)
+            if not (_is_corrupt_error(err) and _is_within(
+                    filename or self.work_dir, self.work_dir)):
+                raise
+            print_log(
+                f'Cannot resume from {filename}: it is truncated or corrupt '
+                f'({type(err).__name__}: {str(err).splitlines()[0][:200]}). '
+                'Trying the previous checkpoints in the work dir.',
+                logger='current', level=30)
+            bad = osp.realpath(filename) if filename else None
+            for candidate in checkpoints_newest_first(self.work_dir):
+                if osp.realpath(candidate) == bad:
+                    continue
+                try:
+                    resume_one(self, candidate, *args, **kwargs)
+                except Exception as err2:  # noqa: BLE001
+                    if not _is_corrupt_error(err2):
+                        raise
+                    print_log(f'{candidate} is corrupt too, skipping it.',
+                              logger='current', level=30)
+                    continue
+                print_log(f'Resumed from {candidate} instead.',
+                          logger='current', level=30)
+                return None
+            raise RuntimeError(
+                f'No intact checkpoint to resume from in {self.work_dir} '
+                f'({filename} is corrupt).') from err
 
     resume._uagit_wrapped = True
     resume.__doc__ = original.__doc__

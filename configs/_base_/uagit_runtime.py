@@ -14,6 +14,8 @@ custom_hooks = [
     dict(type='AttentionVisualizationHook', interval=1000, num_samples=4),
     # a warning when a mask stays near all-zero or all-one
     dict(type='AttentionCollapseHook', patience=500, low=0.02, high=0.98),
+    # stops before training when the phase switch lies past its end
+    dict(type='PhaseScheduleHook'),
 ]
 
 # Grids and scalars go to <log_dir>/vis_data; also to TensorBoard when it is

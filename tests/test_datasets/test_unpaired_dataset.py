@@ -205,3 +205,51 @@ class TestPackUnpairedInputs(unittest.TestCase):
 
 if __name__ == '__main__':
     unittest.main()
+
+
+class TestBadFiles(unittest.TestCase):
+
+    def _root(self, tmp):
+        import cv2
+        import numpy as np
+        for folder in ('trainA', 'trainB'):
+            os.makedirs(osp.join(tmp, folder))
+            for i in range(2):
+                cv2.imwrite(osp.join(tmp, folder, f'{i}.png'),
+                            np.full((8, 8, 3), 40 * i, np.uint8))
+        good = osp.join(tmp, 'trainA', 'big.jpg')
+        cv2.imwrite(good, np.random.RandomState(0).randint(
+            0, 255, (64, 64, 3), dtype=np.uint8))
+        with open(good, 'rb') as f:
+            data = f.read()
+        with open(osp.join(tmp, 'trainA', 'truncated.jpg'), 'wb') as f:
+            f.write(data[:len(data) // 2])
+        open(osp.join(tmp, 'trainB', 'zero.png'), 'w').close()
+        with open(osp.join(tmp, 'trainB', 'text.png'), 'w') as f:
+            f.write('not an image')
+        return tmp
+
+    def _build(self, root, **kw):
+        from mmagic.registry import DATASETS
+        return DATASETS.build(dict(
+            type='UnpairedFolderDataset', data_root=root,
+            pipeline=[], domain_a='horse', domain_b='zebra', **kw))
+
+    def test_error_names_each_bad_file(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            root = self._root(tmp)
+            with self.assertRaises(ValueError) as ctx:
+                self._build(root)
+            msg = str(ctx.exception)
+            self.assertIn('truncated.jpg', msg)
+            self.assertIn("bad_files='skip'", msg)
+
+    def test_skip_leaves_them_out(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            ds = self._build(self._root(tmp), bad_files='skip')
+            names_a = sorted(osp.basename(d['path'])
+                             for d in ds.data_infos_a)
+            names_b = sorted(osp.basename(d['path'])
+                             for d in ds.data_infos_b)
+            self.assertEqual(names_a, ['0.png', '1.png', 'big.jpg'])
+            self.assertEqual(names_b, ['0.png', '1.png'])

@@ -273,3 +273,36 @@ class TestPredict(TestCase):
         self.assertTrue(torch.equal(out, model.translate(x, 'a')[0]))
         res = model.forward_test(x, target_domain='b')
         self.assertEqual(set(res), {'source', 'target', 'attention'})
+
+
+class TestNonFinite(TestCase):
+
+    def _poisoned(self, mode):
+        model = build(nonfinite=mode)
+        optim = MultiOptimWrapperConstructor(deepcopy(OPTIM))(model)
+        # a NaN weight in one generator makes its losses NaN
+        with torch.no_grad():
+            model.generators['b'].model[0].conv.weight[0, 0, 0, 0] = \
+                float('nan')
+        return model, optim
+
+    def test_stop_names_loss_and_iteration_before_updating(self):
+        model, optim = self._poisoned('stop')
+        disc_before = [p.clone() for p in model.discriminators.parameters()]
+        set_iter(41)
+        with self.assertRaisesRegex(FloatingPointError,
+                                    r'iteration 42: loss_gan_d_b'):
+            model.train_step(batch(), optim)
+        for b, p in zip(disc_before, model.discriminators.parameters()):
+            self.assertTrue(torch.equal(b, p))
+
+    def test_skip_leaves_weights_alone(self):
+        model, optim = self._poisoned('skip')
+        att_before = [p.clone() for p in model.attentions.parameters()]
+        set_iter(0)
+        log = model.train_step(batch(), optim)
+        self.assertFalse(torch.isfinite(log['loss_gan_d_b']))
+        for b, p in zip(att_before, model.attentions.parameters()):
+            self.assertTrue(torch.equal(b, p))
+        with self.assertRaisesRegex(ValueError, 'nonfinite'):
+            build(nonfinite='ignore')

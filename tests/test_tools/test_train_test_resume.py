@@ -99,6 +99,22 @@ class TestTrainTestResume(TestCase):
         self.assertTrue(osp.isfile(osp.join(work, 'iter_6.pth')))
         self.assertFalse(osp.exists(osp.join(work, 'iter_5.pth')))
 
+        # a truncated latest checkpoint: resume falls back to iter_4
+        latest = osp.join(work, 'iter_6.pth')
+        with open(latest, 'rb') as f:
+            head = f.read(os.path.getsize(latest) // 2)
+        with open(latest, 'wb') as f:
+            f.write(head)
+        opts[opts.index('train_cfg.max_iters=6')] = 'train_cfg.max_iters=8'
+        rc, out = run('tools/train.py', CONFIG, '--work-dir', work,
+                      '--resume', *opts)
+        self.assertEqual(rc, 0, out[-3000:])
+        self.assertIn(f'Cannot resume from {latest}', out)
+        self.assertIn('truncated or corrupt', out)
+        self.assertIn('iter_4.pth instead', out)
+        self.assertIn('resumed epoch: 0, iter: 4', out)
+        self.assertTrue(osp.isfile(osp.join(work, 'iter_8.pth')))
+
     def test_missing_folder_stops_before_training(self):
         data = osp.join(self.tmp.name, 'broken')
         os.makedirs(osp.join(data, 'trainA'))

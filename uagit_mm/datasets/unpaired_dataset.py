@@ -2,6 +2,9 @@
 import os.path as osp
 from typing import List, Optional
 
+from mmengine.logging import print_log
+from PIL import Image
+
 from mmagic.datasets import UnpairedImageDataset
 from mmagic.registry import DATASETS
 from mmagic.datasets.basic_image_dataset import IMG_EXTENSIONS
@@ -31,6 +34,11 @@ class UnpairedFolderDataset(UnpairedImageDataset):
         domain_a (str): Name of domain A. Defaults to 'A'.
         domain_b (str): Name of domain B. Defaults to 'B'.
         io_backend (str, optional): mmengine file backend. Defaults to None.
+        bad_files (str): What to do with files that do not decode as images
+            (checked once, before training): 'error' stops with a message
+            naming them, 'skip' leaves them out with a warning, 'ignore'
+            does not check. Grayscale, RGBA and 16-bit images are fine: the
+            pipeline's loader converts them to 8-bit colour.
     """
 
     def __init__(self,
@@ -39,7 +47,12 @@ class UnpairedFolderDataset(UnpairedImageDataset):
                  test_mode: bool = False,
                  domain_a: str = 'A',
                  domain_b: str = 'B',
-                 io_backend: Optional[str] = None) -> None:
+                 io_backend: Optional[str] = None,
+                 bad_files: str = 'error') -> None:
+        if bad_files not in ('error', 'skip', 'ignore'):
+            raise ValueError("bad_files must be 'error', 'skip' or 'ignore', "
+                             f'got {bad_files!r}')
+        self.bad_files = bad_files
         if not data_root:
             raise ValueError(
                 'data_root is not set: pass --cfg-options data_root=<folder> '
@@ -94,4 +107,45 @@ class UnpairedFolderDataset(UnpairedImageDataset):
             raise FileNotFoundError(
                 f'image folder {path} contains no images (looked for '
                 f"{', '.join(IMG_EXTENSIONS)})")
+        if self.bad_files != 'ignore':
+            images = self._drop_or_refuse_bad(images, path)
         return images
+
+    def _drop_or_refuse_bad(self, images: List[str], path: str) -> List[str]:
+        problems = {}
+        for image in images:
+            reason = _decode_problem(image)
+            if reason is not None:
+                problems[image] = reason
+        if not problems:
+            return images
+        bad = [f'{image} ({reason})' for image, reason in problems.items()]
+        if self.bad_files == 'error':
+            raise ValueError(
+                f'{len(bad)} file(s) in {path} cannot be read as images: '
+                + '; '.join(bad[:5]) + (' ...' if len(bad) > 5 else '') +
+                '. Remove them, or set bad_files=\'skip\' in the dataset '
+                'config to leave them out.')
+        for entry in bad:
+            print_log(f'skipping unreadable image {entry}', logger='current',
+                      level=30)
+        kept = [i for i in images if i not in problems]
+        if not kept:
+            raise FileNotFoundError(f'image folder {path} has no readable '
+                                    'images')
+        return kept
+
+
+def _decode_problem(path: str) -> Optional[str]:
+    """Why ``path`` does not decode as an image, or None."""
+    try:
+        if osp.getsize(path) == 0:
+            return 'empty file'
+        with Image.open(path) as img:
+            img.load()  # a full decode: truncated files fail here
+            if img.width == 0 or img.height == 0:
+                return 'empty image'
+    except (OSError, SyntaxError, ValueError,
+            Image.DecompressionBombError) as err:
+        return str(err) or type(err).__name__
+    return None

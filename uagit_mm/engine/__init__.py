@@ -1,7 +1,8 @@
 from .hooks import (AttentionCollapseHook, AttentionVisualizationHook,
-                    SafeCheckpointHook, TranslationOutputHook)
+                    PhaseScheduleHook, SafeCheckpointHook,
+                    TranslationOutputHook)
 
 __all__ = [
     'AttentionCollapseHook', 'AttentionVisualizationHook',
-    'SafeCheckpointHook', 'TranslationOutputHook'
+    'PhaseScheduleHook', 'SafeCheckpointHook', 'TranslationOutputHook'
 ]

@@ -86,6 +86,10 @@ class UAGIT(BaseTranslationModel):
             in phase 2. Defaults to False (the authors' code).
         size_divisor (int): The generator needs sizes divisible by this;
             other sizes are reflect-padded and cropped back. Defaults to 4.
+        nonfinite (str): What a NaN/inf loss does: 'stop' raises an error
+            naming the loss and iteration before any weight is touched (the
+            last checkpoint stays the last good one); 'skip' warns and skips
+            that update. Defaults to 'stop'.
     """
 
     def __init__(self,
@@ -106,7 +110,8 @@ class UAGIT(BaseTranslationModel):
                  switch_iter: Optional[int] = None,
                  freeze_attention: bool = True,
                  disc_norm_in_phase2: bool = False,
-                 size_divisor: int = 4) -> None:
+                 size_divisor: int = 4,
+                 nonfinite: str = 'stop') -> None:
         if domains is not None:
             domains = list(domains)
             default_domain = default_domain or domains[-1]
@@ -124,6 +129,9 @@ class UAGIT(BaseTranslationModel):
             data_preprocessor = dict(
                 data_preprocessor,
                 data_keys=[f'img_{d}' for d in reachable_domains])
+        if nonfinite not in ('stop', 'skip'):
+            raise ValueError("UAGIT: nonfinite must be 'stop' or 'skip', got "
+                             f'{nonfinite!r}')
         if generator_input not in ('foreground', 'full'):
             raise ValueError("UAGIT: generator_input must be 'foreground' or "
                              f"'full', got {generator_input!r}")
@@ -155,6 +163,7 @@ class UAGIT(BaseTranslationModel):
         self.freeze_attention = freeze_attention
         self.disc_norm_in_phase2 = disc_norm_in_phase2
         self.size_divisor = size_divisor
+        self.nonfinite = nonfinite
         self._last_phase: Optional[int] = None
 
     # ------------------------------------------------------------------
@@ -288,8 +297,9 @@ class UAGIT(BaseTranslationModel):
                 losses[f'loss_gan_d_{tgt}'] = 0.5 * (
                     self.gan_loss(pred_fake, False, is_disc=True) +
                     self.gan_loss(pred_real, True, is_disc=True))
-        update_with_sync(optim_wrapper, sum(losses.values()),
-                         [self.discriminators])
+        if self._losses_finite(losses, optim_wrapper):
+            update_with_sync(optim_wrapper, sum(losses.values()),
+                             [self.discriminators])
         return losses
 
     def train_generator(self, outputs: Dict[str, Tensor], phase: int,
@@ -314,6 +324,8 @@ class UAGIT(BaseTranslationModel):
                         self._generate(tgt, real), real)
         set_requires_grad(self.discriminators, True)
         loss = sum(losses.values())
+        if not self._losses_finite(losses, gen_wrapper):
+            return losses
         if 'attentions' in optim_wrapper:
             # A separate wrapper for the attention networks: one backward
             # through the generators' wrapper, then both step.
@@ -333,6 +345,26 @@ class UAGIT(BaseTranslationModel):
             update_with_sync(gen_wrapper, loss,
                              [self.generators, self.attentions])
         return losses
+
+    def _losses_finite(self, losses: Dict[str, Tensor], wrapper) -> bool:
+        """Check the losses; stop or skip (see ``nonfinite``) when one is
+        NaN or infinite."""
+        bad = {k: float(v) for k, v in losses.items()
+               if not torch.isfinite(v.detach()).all()}
+        if not bad:
+            return True
+        it = MessageHub.get_current_instance().get_info('iter', 0)
+        msg = (f'non-finite loss at iteration {it + 1}: ' + ', '.join(
+            f'{k} = {v}' for k, v in bad.items()))
+        if self.nonfinite == 'stop':
+            raise FloatingPointError(
+                f'{msg}. Training stopped before this update, so the last '
+                'checkpoint in the work dir is the last good state. Lower '
+                "the learning rate, or set model.nonfinite='skip' to skip "
+                'such updates with a warning.')
+        print_log(f'{msg}; update skipped', logger='current', level=30)
+        wrapper.zero_grad()
+        return False
 
     def train_step(self, data: dict,
                    optim_wrapper: OptimWrapperDict) -> Dict[str, Tensor]:

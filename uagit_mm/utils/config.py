@@ -37,8 +37,11 @@ def load_config(path: str, options: Optional[dict] = None) -> Config:
     return cfg
 
 
-def enable_amp(cfg: Config) -> None:
+def enable_amp(cfg: Config, dtype: Optional[str] = None) -> None:
     """Switch every sub-optimizer wrapper of ``cfg`` to ``AmpOptimWrapper``.
+
+    ``dtype`` defaults to bfloat16 where this machine's GPU supports it (no
+    loss scaling needed), else float16 with dynamic loss scaling.
 
     The configs give each wrapper an explicit ``type``; a wrapper without
     one, or of another type, is an error rather than silently left in fp32
@@ -58,3 +61,11 @@ def enable_amp(cfg: Config) -> None:
                              f'{kind!r}')
         wrapper.type = 'AmpOptimWrapper'
         wrapper.setdefault('loss_scale', 'dynamic')
+        wrapper.setdefault('dtype', dtype or _default_amp_dtype())
+
+
+def _default_amp_dtype() -> str:
+    import torch
+    if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+        return 'bfloat16'
+    return 'float16'

@@ -1,9 +1,10 @@
 from .attention_monitor_hook import AttentionCollapseHook
 from .attention_vis_hook import AttentionVisualizationHook
 from .safe_checkpoint_hook import SafeCheckpointHook
+from .schedule_check_hook import PhaseScheduleHook
 from .translation_output_hook import TranslationOutputHook
 
 __all__ = [
     'AttentionCollapseHook', 'AttentionVisualizationHook',
-    'SafeCheckpointHook', 'TranslationOutputHook'
+    'PhaseScheduleHook', 'SafeCheckpointHook', 'TranslationOutputHook'
 ]
