@@ -138,7 +138,21 @@ class TestPlainConversion(unittest.TestCase):
         self.assertEqual(hub.get_info('iter'), 5)
 
 
+def _runner():
+    from types import SimpleNamespace
+    model = torch.nn.Module()
+    model.w = torch.nn.Parameter(torch.ones(2))
+    return SimpleNamespace(model=model)
+
+
 class TestSafeCheckpointHook(unittest.TestCase):
+
+    def test_weights_saved_from_the_unwrapped_model(self):
+        runner = _runner()
+        ckpt = dict(state_dict=OrderedDict(stale=torch.zeros(1)))
+        SafeCheckpointHook().before_save_checkpoint(runner, ckpt)
+        self.assertEqual(list(ckpt['state_dict']), ['w'])
+        self.assertTrue(torch.equal(ckpt['state_dict']['w'], torch.ones(2)))
 
     def test_save_then_load_restores_message_hub(self):
         hook = SafeCheckpointHook()
@@ -147,7 +161,7 @@ class TestSafeCheckpointHook(unittest.TestCase):
             state_dict=OrderedDict(w=torch.ones(2)),
             message_hub=state,
             meta=dict(seed=np.int64(3), epoch=1))
-        hook.before_save_checkpoint(None, ckpt)
+        hook.before_save_checkpoint(_runner(), ckpt)
         with tempfile.TemporaryDirectory() as tmp:
             loaded = torch.load(_save(ckpt, tmp), weights_only=True)
         self.assertEqual(loaded['meta'], dict(seed=3, epoch=1))
@@ -159,7 +173,7 @@ class TestSafeCheckpointHook(unittest.TestCase):
 
     def test_checkpoint_without_message_hub_is_untouched(self):
         ckpt = dict(state_dict=OrderedDict(w=torch.ones(2)))
-        SafeCheckpointHook().before_save_checkpoint(None, ckpt)
+        SafeCheckpointHook().before_save_checkpoint(_runner(), ckpt)
         SafeCheckpointHook().after_load_checkpoint(None, ckpt)
         self.assertEqual(set(ckpt), {'state_dict'})
 

@@ -15,6 +15,10 @@ nothing). The four problems are described in the README ("Compatibility").
 4. torch >= 2.6 loads checkpoints with ``weights_only=True`` and mmengine
    checkpoints hold the message hub (``HistoryBuffer``, numpy arrays).
    See :mod:`uagit_mm.checkpoint` for how loading is made to work safely.
+5. mmengine's ``--launcher pytorch`` calls ``torch.cuda.set_device`` even on
+   a machine without a GPU, so multi-process CPU training (gloo) cannot
+   start, and the Runner gives DDP GPU ``device_ids``; without CUDA the
+   process group is set up with 'gloo' in place of 'nccl' and no device ids.
 """
 import importlib
 import importlib.machinery
@@ -154,6 +158,40 @@ def _fix_generation_init_weights() -> None:
     APPLIED.append('mmagic generation_init_weights (mmagic#2109)')
 
 
+def _fix_cpu_pytorch_launcher() -> None:
+    """Fix 5: let ``--launcher pytorch`` start on a machine without CUDA."""
+    import torch
+    if torch.cuda.is_available():
+        return
+    from mmengine.dist import utils as dist_utils
+    original = dist_utils._init_dist_pytorch
+    if getattr(original, '_uagit_cpu', False):
+        return
+
+    def init_dist_pytorch(backend, init_backend='torch', **kwargs):
+        import torch.distributed as torch_dist
+        if init_backend != 'torch':
+            return original(backend, init_backend=init_backend, **kwargs)
+        if backend == 'nccl':
+            backend = 'gloo'  # nccl needs GPUs
+        torch_dist.init_process_group(backend=backend, **kwargs)
+
+    init_dist_pytorch._uagit_cpu = True
+    dist_utils._init_dist_pytorch = init_dist_pytorch
+
+    # the Runner also passes device_ids=[LOCAL_RANK], which DDP refuses for
+    # CPU modules
+    from mmengine.model import MMSeparateDistributedDataParallel as Sep
+    sep_init = Sep.__init__
+
+    def separate_init(self, *args, **kwargs):
+        kwargs.pop('device_ids', None)
+        sep_init(self, *args, **kwargs)
+
+    Sep.__init__ = separate_init
+    APPLIED.append('CPU-only pytorch launcher (gloo)')
+
+
 def apply_before_mmagic() -> None:
     """Fixes that must run before mmagic is imported (1 and 2)."""
     _fix_numpy_bool8()
@@ -161,8 +199,9 @@ def apply_before_mmagic() -> None:
 
 
 def apply_after_mmagic() -> None:
-    """Fixes that patch already-imported mmagic code (3 and 4)."""
+    """Fixes that patch already-imported code (3, 4 and 5)."""
     _fix_generation_init_weights()
+    _fix_cpu_pytorch_launcher()
     from . import checkpoint
     checkpoint.install()
 

@@ -52,8 +52,12 @@ def init_model(config: str,
     if checkpoint:
         state = load_from_local(checkpoint, map_location='cpu')
         weights = state.get('state_dict', state)
-        weights = {k[len('module.'):] if k.startswith('module.') else k: v
-                   for k, v in weights.items()}
+        # checkpoints of distributed runs saved without SafeCheckpointHook
+        # carry 'module.' segments from the DDP wrappers
+        weights = {
+            ('.' + k).replace('.module.', '.')[1:]: v
+            for k, v in weights.items()
+        }
         try:
             missing, unexpected = model.load_state_dict(weights,
                                                         strict=False)

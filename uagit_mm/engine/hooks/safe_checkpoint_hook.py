@@ -5,6 +5,8 @@ import numpy as np
 import torch
 from mmengine.hooks import Hook
 from mmengine.logging import HistoryBuffer
+from mmengine.model import is_model_wrapper
+from mmengine.runner.checkpoint import get_state_dict, weights_to_cpu
 
 from mmagic.registry import HOOKS
 
@@ -45,7 +47,8 @@ def _from_plain(value: Any) -> Any:
 
 @HOOKS.register_module()
 class SafeCheckpointHook(Hook):
-    """Store the message hub as tensors so checkpoints need no unpickling.
+    """Store the message hub as tensors so checkpoints need no unpickling,
+    and the weights under the same keys in single- and multi-process runs.
 
     mmengine saves the message hub as ``HistoryBuffer`` objects with numpy
     arrays, which ``torch.load(weights_only=True)`` (the default since torch
@@ -57,11 +60,21 @@ class SafeCheckpointHook(Hook):
     priority = 'VERY_LOW'
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        # mmengine saves ``model.state_dict()``, whose keys carry a
+        # '.module.' for every DDP-wrapped child in distributed runs
+        # ('generators.module.horse...'); such a checkpoint would not load
+        # into a single-process model. Save the unwrapped keys instead
+        # (mmengine's loader unwraps wrapped children when loading).
+        if 'state_dict' in checkpoint:
+            model = runner.model.module if is_model_wrapper(
+                runner.model) else runner.model
+            checkpoint['state_dict'] = weights_to_cpu(get_state_dict(model))
         if 'message_hub' in checkpoint:
             checkpoint['message_hub'] = _to_plain(checkpoint['message_hub'])
         if 'meta' in checkpoint:
             checkpoint['meta'] = _to_plain(checkpoint['meta'])
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        """Turn the stored message hub back into HistoryBuffers."""
         if 'message_hub' in checkpoint:
             checkpoint['message_hub'] = _from_plain(checkpoint['message_hub'])
