@@ -27,13 +27,13 @@ import torch
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 OURS = osp.join(ROOT, 'configs', 'uagit_horse2zebra.py')
-CYCLEGAN = 'mmagic::cyclegan/cyclegan_lsgan-resnet-in_1xb1-270kiters_' \
-    'horse2zebra.py'
+CYCLEGAN = ('cyclegan', 'cyclegan_lsgan-resnet-in_1xb1-270kiters_'
+            'horse2zebra.py')  # in mmagic's installed configs
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--setting', nargs='+', default=['paper', 'equal'],
+    p.add_argument('--setting', nargs='*', default=['paper', 'equal'],
                    choices=['paper', 'equal'])
     p.add_argument('--size', type=int, default=256)
     p.add_argument('--batch', type=int, default=1)
@@ -60,7 +60,10 @@ def build(kind, setting, args):
             cfg.model.generator.base_channels = 64
         domains = list(cfg.model.domains)
     else:
-        cfg = Config.fromfile(CYCLEGAN)
+        import mmagic
+        cfg = Config.fromfile(
+            osp.join(osp.dirname(mmagic.__file__), '.mim', 'configs',
+                     *CYCLEGAN))
         cfg.model.generator.init_cfg = dict(type='normal', gain=0.02)
         if setting == 'equal':
             cfg.model.loss_config = dict(cycle_loss_weight=10.0,
