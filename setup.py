@@ -36,5 +36,9 @@ setup(
     # stack lives in requirements/ and tools/install.sh installs it.
     install_requires=requirements('runtime.txt'),
     extras_require={'tests': requirements('tests.txt')},
+    entry_points={
+        'console_scripts':
+        ['uagit-translate=uagit_mm.apis.translate_cli:main']
+    },
     license='Apache-2.0',
     zip_safe=False)

@@ -159,8 +159,7 @@ def translate_folder_ratio(args):
     from PIL import Image
 
     from uagit_mm.apis import init_model, translate_arrays
-    sys.path.insert(0, osp.join(ROOT, 'tools'))
-    import translate as translate_tool
+    from uagit_mm.apis import translate_cli as translate_tool
     model = init_model(OURS, None, device=args.device)
     rng = np.random.RandomState(0)
     imgs = [rng.randint(0, 256, (args.size, args.size, 3), dtype=np.uint8)

@@ -261,3 +261,15 @@ class TestPublish(ToolTestCase):
         self.assertEqual(rc, 1)
         self.assertIn('Refusing to load', log)
         self.assertFalse(osp.exists(marker))
+
+
+class TestConsoleScript(TestCase):
+
+    def test_uagit_translate_is_installed(self):
+        script = osp.join(osp.dirname(sys.executable), 'uagit-translate')
+        self.assertTrue(osp.isfile(script), script)
+        proc = subprocess.run([script, '--help'], text=True,
+                              stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, timeout=300)
+        self.assertEqual(proc.returncode, 0, proc.stdout)
+        self.assertIn('--direction', proc.stdout)
