@@ -81,10 +81,12 @@ def main():
         opts = [f'data_root={args.data_root}'] + extra
         if args.iters:
             n = args.iters
+            log_every = min(50, max(1, n // 10))
             opts += [f'train_cfg.max_iters={n}',
                      f'param_scheduler.0.begin={n // 2}',
                      f'param_scheduler.0.end={n}',
-                     f'default_hooks.checkpoint.interval={n}']
+                     f'default_hooks.checkpoint.interval={n}',
+                     f'default_hooks.logger.interval={log_every}']
             if name == 'uagit':
                 opts.append(f'model.switch_iter={int(n * args.switch_frac)}')
         os.makedirs(work, exist_ok=True)
