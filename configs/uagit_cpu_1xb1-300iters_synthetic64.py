@@ -8,12 +8,6 @@ max_iters = 300
 model = dict(switch_iter=180)
 train_cfg = dict(max_iters=max_iters)
 param_scheduler = [
-    dict(
-        type='LinearLR',
-        start_factor=1.0,
-        end_factor=0.0,
-        by_epoch=False,
-        begin=max_iters // 2,
-        end=max_iters)
+    dict(_base_.param_scheduler[0], begin=max_iters // 2, end=max_iters)
 ]
 default_hooks = dict(checkpoint=dict(interval=150))

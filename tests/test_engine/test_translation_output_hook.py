@@ -112,7 +112,8 @@ class TestTranslationOutputHook(unittest.TestCase):
         self._run(TranslationOutputHook(), batches)
         files = _files(self.tmp.name)
         self.assertEqual(len(files), 12)
-        self.assertFalse([f for f in files if '.tmp' in f], files)
+        self.assertFalse([f for f in files if '.tmp' in f or '.part' in f],
+                         files)
 
     def test_max_images_per_direction(self):
         batches = [[_sample('a', 'b', f'h{i}', i),

@@ -232,10 +232,12 @@ class UAGIT(BaseTranslationModel):
         return 1
 
     def _enter_phase(self, phase: int) -> None:
-        norm_on = phase == 1 or self.disc_norm_in_phase2
-        for disc in self.get_module(self.discriminators).values():
-            disc.set_norm_enabled(norm_on)
+        """Set the discriminators' norm for ``phase`` when it changes (also
+        on the first step after a resume, when ``_last_phase`` is None)."""
         if phase != self._last_phase:
+            norm_on = phase == 1 or self.disc_norm_in_phase2
+            for disc in self.get_module(self.discriminators).values():
+                disc.set_norm_enabled(norm_on)
             print_log(
                 f'UAGIT phase {phase}: discriminators see '
                 f"{'whole images' if phase == 1 else 'attended regions only'}"
@@ -349,10 +351,12 @@ class UAGIT(BaseTranslationModel):
     def _losses_finite(self, losses: Dict[str, Tensor], wrapper) -> bool:
         """Check the losses; stop or skip (see ``nonfinite``) when one is
         NaN or infinite."""
-        bad = {k: float(v) for k, v in losses.items()
-               if not torch.isfinite(v.detach()).all()}
-        if not bad:
+        # one device sync for all losses; the names only on failure
+        if torch.isfinite(torch.stack([v.detach() for v in losses.values()
+                                       ])).all():
             return True
+        bad = {k: float(v) for k, v in losses.items()
+               if not torch.isfinite(v.detach())}
         it = MessageHub.get_current_instance().get_info('iter', 0)
         msg = (f'non-finite loss at iteration {it + 1}: ' + ', '.join(
             f'{k} = {v}' for k, v in bad.items()))

@@ -1,16 +1,15 @@
 """Write test-time translations and attention masks to disk."""
-import os
 import os.path as osp
 from typing import Optional, Sequence
 
-import cv2
 import numpy as np
 import torch
+from mmengine import print_log
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
-from mmengine import print_log
 
 from mmagic.registry import HOOKS
+from ...apis.image_io import save_png_atomic
 
 
 def _image_to_uint8(img: torch.Tensor) -> np.ndarray:
@@ -23,15 +22,6 @@ def _mask_to_uint8(mask: torch.Tensor) -> np.ndarray:
     """(1, H, W) float in [0, 1] -> (H, W) uint8 (255 = attended)."""
     return (mask.detach().float().cpu()[0].clamp(0, 1) * 255).round().byte(
     ).numpy()
-
-
-def write_png(path: str, array: np.ndarray) -> None:
-    """Write a PNG atomically: a temporary file renamed into place."""
-    os.makedirs(osp.dirname(path), exist_ok=True)
-    tmp = f'{path}.tmp{os.getpid()}.png'
-    if not cv2.imwrite(tmp, array):
-        raise OSError(f'could not write {path}')
-    os.replace(tmp, path)
 
 
 @HOOKS.register_module()
@@ -97,11 +87,14 @@ class TranslationOutputHook(Hook):
                     if (src, path) in self._written:
                         continue
                     self._written.add((src, path))
-                write_png(osp.join(folder, f'{stem}.png'),
-                          _image_to_uint8(sample.get(f'fake_{tgt}')))
+                # the translations are BGR, as mmagic loads images
+                save_png_atomic(osp.join(folder, f'{stem}.png'),
+                                _image_to_uint8(sample.get(f'fake_{tgt}'))
+                                [..., ::-1].copy())
                 if f'attention_{src}' in sample:
-                    write_png(osp.join(folder, f'{stem}_mask.png'),
-                              _mask_to_uint8(sample.get(f'attention_{src}')))
+                    save_png_atomic(
+                        osp.join(folder, f'{stem}_mask.png'),
+                        _mask_to_uint8(sample.get(f'attention_{src}')))
                 self._counts[src] += 1
 
     def after_test(self, runner) -> None:
