@@ -8,6 +8,9 @@ custom_imports = dict(imports=['uagit_mm'], allow_failed_imports=False)
 custom_hooks = [
     # checkpoints loadable with torch.load(weights_only=True)
     dict(type='SafeCheckpointHook'),
+    # random generator states and image pools of every process, so that
+    # --resume continues as if the run had not stopped
+    dict(type='TrainingStateHook'),
     # tools/test.py writes every translation and attention mask
     dict(type='TranslationOutputHook'),
     # input | attention | translated | reconstruction grids, both directions

@@ -31,6 +31,8 @@ DRIVER = textwrap.dedent('''
             else self.model
         rank = int(os.environ['RANK'])
         torch.save(get_state_dict(model), f'{dump_dir}/rank{rank}.pth')
+        torch.save({d: p.state_dict() for d, p in model.image_pools.items()},
+                   f'{dump_dir}/pools{rank}.pth')
         return out
     Runner.train = train
     sys.argv = ['tools/train.py'] + sys.argv[1:]
@@ -89,8 +91,24 @@ class TestDistributedTraining(TestCase):
             ckpts = glob.glob(osp.join(work, 'iter_*.pth'))
             self.assertEqual([osp.basename(c) for c in ckpts],
                              ['iter_3.pth'])
-            saved = torch.load(ckpts[0], weights_only=True)['state_dict']
+            checkpoint = torch.load(ckpts[0], weights_only=True)
+            saved = checkpoint['state_dict']
             self.assertTrue(torch.equal(saved['generators.smooth.model.0.conv'
                                               '.weight'],
                                         ranks[0]['generators.smooth.model.0'
                                                  '.conv.weight']))
+            # ... and the random generators and image pools of both ranks
+            state = checkpoint['uagit_training_state']
+            self.assertEqual(state['world_size'], 2)
+            self.assertFalse(torch.equal(state['rng'][0]['torch'],
+                                         state['rng'][1]['torch']))
+            for rank in (0, 1):
+                pools = torch.load(osp.join(tmp, f'pools{rank}.pth'))
+                for domain in ('smooth', 'striped'):
+                    mine = state['image_pools'][rank][domain]
+                    self.assertEqual(mine['num'], 6)  # 3 iters x batch 2
+                    self.assertTrue(torch.equal(
+                        mine['entries'], pools[domain]['entries']))
+            self.assertFalse(torch.equal(
+                state['image_pools'][0]['smooth']['entries'],
+                state['image_pools'][1]['smooth']['entries']))

@@ -1,5 +1,5 @@
 """An image pool whose entries carry their attention masks."""
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 
@@ -44,3 +44,35 @@ class MaskedImagePool:
                           dim=1)
         out = self.buffer.query(joint)
         return out[:, :-1], out[:, -1:]
+
+    def state_dict(self) -> dict:
+        """The stored entries (fake and mask channels together, on the CPU)
+        and their count, for checkpoints: a resumed run must draw from the
+        same history as the interrupted one."""
+        buf = self.buffer
+        if buf.buffer_size == 0 or not buf.image_buffer:
+            return dict(num=0, entries=torch.zeros(0))
+        return dict(
+            num=int(buf.img_num),
+            entries=torch.cat(buf.image_buffer, dim=0).detach().cpu())
+
+    def load_state_dict(self, state: dict,
+                        device: Optional[torch.device] = None) -> None:
+        """Restore what :meth:`state_dict` returned.
+
+        Raises:
+            ValueError: the stored entries do not fit this pool's size.
+        """
+        buf = self.buffer
+        num, entries = int(state['num']), state['entries']
+        if num > buf.buffer_size or (num and entries.shape[0] != num):
+            raise ValueError(
+                f'MaskedImagePool: the saved pool holds {num} entries, this '
+                f'pool takes {buf.buffer_size} (model.buffer_size)')
+        if buf.buffer_size == 0:
+            return
+        buf.img_num = num
+        buf.image_buffer = [
+            entries[i:i + 1].to(device) if device is not None else
+            entries[i:i + 1] for i in range(num)
+        ]

@@ -1,3 +1,7 @@
 from .config import enable_amp, load_config, set_data_root
+from .rng import get_rng_state, set_rng_state
 
-__all__ = ['enable_amp', 'load_config', 'set_data_root']
+__all__ = [
+    'enable_amp', 'get_rng_state', 'load_config', 'set_data_root',
+    'set_rng_state'
+]

@@ -2,9 +2,11 @@ from .attention_monitor_hook import AttentionCollapseHook
 from .attention_vis_hook import AttentionVisualizationHook
 from .safe_checkpoint_hook import SafeCheckpointHook
 from .schedule_check_hook import PhaseScheduleHook
+from .training_state_hook import TrainingStateHook
 from .translation_output_hook import TranslationOutputHook
 
 __all__ = [
     'AttentionCollapseHook', 'AttentionVisualizationHook',
-    'PhaseScheduleHook', 'SafeCheckpointHook', 'TranslationOutputHook'
+    'PhaseScheduleHook', 'SafeCheckpointHook', 'TrainingStateHook',
+    'TranslationOutputHook'
 ]

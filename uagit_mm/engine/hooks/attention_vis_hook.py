@@ -1,6 +1,8 @@
 """Show where the model looks: mask grids during training and testing."""
 from typing import List, Optional
 
+import random
+
 import numpy as np
 import torch
 from mmengine.dataset import pseudo_collate
@@ -8,6 +10,7 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
 from mmagic.registry import HOOKS
+from uagit_mm.utils.rng import get_rng_state, set_rng_state
 
 
 def _to_rgb_uint8(x: torch.Tensor, bgr: bool) -> np.ndarray:
@@ -53,14 +56,15 @@ class AttentionVisualizationHook(Hook):
 
     def _fixed_batch(self, dataset) -> dict:
         # the unpaired dataset draws the B image at random in training:
-        # draw with a fixed seed, leaving the global numpy state untouched
-        state = np.random.get_state()
+        # draw with a fixed seed, leaving the training generators untouched
+        state = get_rng_state()
         np.random.seed(0)
+        random.seed(0)
         try:
             n = min(self.num_samples, len(dataset))
             return pseudo_collate([dataset[i] for i in range(n)])
         finally:
-            np.random.set_state(state)
+            set_rng_state(state)
 
     @torch.no_grad()
     def draw(self, runner, dataset, tag: str, step: int) -> List[str]:
