@@ -38,7 +38,8 @@ def main():
 
     cfg = load_config(args.config, args.cfg_options)
     if not osp.isfile(args.checkpoint):
-        raise SystemExit(f'checkpoint {args.checkpoint} does not exist')
+        from uagit_mm.errors import MissingFileError
+        raise MissingFileError(f'checkpoint {args.checkpoint} does not exist')
     cfg.launcher = args.launcher
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
         './work_dirs', osp.splitext(osp.basename(args.config))[0])
@@ -52,11 +53,15 @@ def main():
     if metrics:
         print_log(f'Metrics: {metrics}', logger='current')
     if args.out_metrics:
-        os.makedirs(osp.dirname(osp.abspath(args.out_metrics)), exist_ok=True)
-        with open(args.out_metrics, 'w') as f:
+        out = osp.abspath(args.out_metrics)
+        os.makedirs(osp.dirname(out), exist_ok=True)
+        tmp = f'{out}.tmp{os.getpid()}'  # a good old file stays until done
+        with open(tmp, 'w') as f:
             json.dump({k: float(v) for k, v in (metrics or {}).items()}, f,
                       indent=1)
+        os.replace(tmp, out)
 
 
 if __name__ == '__main__':
-    main()
+    from uagit_mm.errors import run_tool
+    run_tool(main)

@@ -55,4 +55,5 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    from uagit_mm.errors import run_tool
+    run_tool(main)

@@ -27,10 +27,12 @@ from typing import Iterator, List
 import torch
 from mmengine import print_log
 
+from uagit_mm.errors import UserError
+
 _state = threading.local()
 
 
-class UnsafeCheckpointError(RuntimeError):
+class UnsafeCheckpointError(UserError, RuntimeError):
     """A checkpoint needs arbitrary unpickling, which is refused."""
 
 
@@ -43,6 +45,15 @@ def trusted_loading(reason: str) -> Iterator[None]:
         yield
     finally:
         _state.trusted = previous
+
+
+def _unpickler_reason(err: Exception) -> str:
+    """The line of torch's refusal that names what was refused."""
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+    for line in lines:
+        if 'WeightsUnpickler error' in line or 'Unsupported' in line:
+            return line.split(' Please use')[0]
+    return re.sub(r'\x1b\[[0-9;]*m', '', lines[0]) if lines else repr(err)
 
 
 def load_from_local(filename: str, map_location=None):
@@ -75,8 +86,8 @@ def load_from_local(filename: str, map_location=None):
                 'them could run code the file carries. Checkpoints written by '
                 'uagit_mm never need this. If you trust this file, convert it '
                 'once with `python tools/publish_model.py IN OUT` or resume '
-                f'from it in its own work dir. (torch said: '
-                f'{str(err).splitlines()[0]})') from None
+                'from it in its own work dir. (torch.load(weights_only=True) '
+                f'said: {_unpickler_reason(err)})') from None
         print_log(
             f'{filename} needs full unpickling; allowed because {reason}.',
             logger='current', level=30)

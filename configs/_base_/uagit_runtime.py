@@ -19,6 +19,9 @@ custom_hooks = [
     dict(type='AttentionCollapseHook', patience=500, low=0.02, high=0.98),
     # stops before training when the phase switch lies past its end
     dict(type='PhaseScheduleHook'),
+    # stops before training/testing when dataset and model name different
+    # domains
+    dict(type='DomainCheckHook'),
 ]
 
 # Grids and scalars go to <log_dir>/vis_data; also to TensorBoard when it is

@@ -4,6 +4,7 @@ import glob
 import json
 import os
 import os.path as osp
+import pathlib
 import subprocess
 import sys
 import tempfile
@@ -127,3 +128,79 @@ class TestTrainTestResume(TestCase):
         self.assertIn(osp.join(data, 'trainB'), out)
         self.assertIn('does not exist', out)
         self.assertNotIn('Iter(train)', out)
+
+
+class TouchPayload:
+    """Unpickling this creates ``marker``: stands for code in a pickle."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return pathlib.Path.touch, (pathlib.Path(self.marker), )
+
+
+class TestBadConfigsAndCheckpoints(TestCase):
+    """Each mistake stops the tool before training or testing with one
+    message naming the key or file: exit status 2, no traceback."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.data = osp.join(cls.tmp.name, 'data')
+        rc, out = run('tools/make_synthetic_dataset.py', cls.data, '--size',
+                      '32', '--num-train', '2', '--num-test', '2')
+        assert rc == 0, out
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def check_refused(self, tool_args, *expected):
+        rc, out = run(*tool_args)
+        self.assertEqual(rc, 2, out[-3000:])
+        self.assertNotIn('Traceback', out)
+        self.assertNotIn('Iter(train)', out)
+        for text in expected:
+            self.assertIn(text, out)
+        return out
+
+    def train_args(self, *options):
+        return ('tools/train.py', CONFIG, '--work-dir',
+                osp.join(self.tmp.name, 'work'), '--cfg-options',
+                f'data_root={self.data}', 'train_cfg.max_iters=3', *TINY,
+                *options)
+
+    def test_domain_names_differ(self):
+        self.check_refused(self.train_args('model.domains=[horse,zebra]'),
+                           'model.domains', "['horse', 'zebra']",
+                           'train_dataloader.dataset',
+                           "['smooth', 'striped']")
+
+    def test_threshold_outside_unit_interval(self):
+        self.check_refused(self.train_args('model.discriminator.threshold=1.5'),
+                           'model.discriminator.threshold', '1.5')
+
+    def test_switch_after_the_end(self):
+        self.check_refused(self.train_args('model.switch_iter=5'),
+                           'model.switch_iter=5', 'train_cfg.max_iters=3')
+
+    def test_missing_data_root(self):
+        self.check_refused(
+            ('tools/train.py', CONFIG, '--work-dir',
+             osp.join(self.tmp.name, 'work'), '--cfg-options',
+             'data_root=', *TINY), 'data_root is not set')
+
+    def test_crafted_checkpoint_refused_by_test_and_load_from(self):
+        marker = osp.join(self.tmp.name, 'payload_ran')
+        crafted = osp.join(self.tmp.name, 'crafted.pth')
+        torch.save(dict(state_dict={}, meta=TouchPayload(marker)), crafted)
+        for args in (
+            ('tools/test.py', CONFIG, crafted, '--work-dir',
+             osp.join(self.tmp.name, 'work_test'), '--cfg-options',
+             f'data_root={self.data}', *TINY),
+            self.train_args(f'load_from={crafted}'),
+        ):
+            self.check_refused(args, f'Refusing to load {crafted}',
+                               'weights_only=True', 'GLOBAL')
+            self.assertFalse(osp.exists(marker), 'the payload ran')

@@ -8,6 +8,7 @@ from PIL import Image
 from mmagic.datasets import UnpairedImageDataset
 from mmagic.registry import DATASETS
 from mmagic.datasets.basic_image_dataset import IMG_EXTENSIONS
+from uagit_mm.errors import ConfigError, MissingFileError
 
 
 @DATASETS.register_module()
@@ -50,20 +51,20 @@ class UnpairedFolderDataset(UnpairedImageDataset):
                  io_backend: Optional[str] = None,
                  bad_files: str = 'error') -> None:
         if bad_files not in ('error', 'skip', 'ignore'):
-            raise ValueError("bad_files must be 'error', 'skip' or 'ignore', "
+            raise ConfigError("bad_files must be 'error', 'skip' or 'ignore', "
                              f'got {bad_files!r}')
         self.bad_files = bad_files
         if not data_root:
-            raise ValueError(
+            raise ConfigError(
                 'data_root is not set: pass --cfg-options data_root=<folder> '
                 'with <folder>/trainA, trainB, testA, testB')
         if not osp.isdir(str(data_root)):
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f'data_root {data_root} is not a folder (set it with '
                 '--cfg-options data_root=<folder>)')
         if not (isinstance(domain_a, str) and isinstance(domain_b, str)
                 and domain_a and domain_b and domain_a != domain_b):
-            raise ValueError('domain_a and domain_b must be two different '
+            raise ConfigError('domain_a and domain_b must be two different '
                              f'names, got {domain_a!r} and {domain_b!r}')
         self.domain_names = (domain_a, domain_b)
         # The parent loads generic keys img_A / img_B; PackUnpairedInputs
@@ -96,7 +97,7 @@ class UnpairedFolderDataset(UnpairedImageDataset):
     def scan_folder(self, path: str) -> List[str]:
         """List the images under ``path`` (recursively), or explain why not."""
         if not osp.isdir(path):
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f'image folder {path} does not exist; expected the CycleGAN '
                 'layout data_root/{trainA,trainB,testA,testB} '
                 f'(data_root={self.data_root})')
@@ -104,7 +105,7 @@ class UnpairedFolderDataset(UnpairedImageDataset):
             path, list_dir=False, suffix=IMG_EXTENSIONS, recursive=True)
         images = sorted(self.file_backend.join_path(path, f) for f in files)
         if not images:
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f'image folder {path} contains no images (looked for '
                 f"{', '.join(IMG_EXTENSIONS)})")
         if self.bad_files != 'ignore':
@@ -121,7 +122,7 @@ class UnpairedFolderDataset(UnpairedImageDataset):
             return images
         bad = [f'{image} ({reason})' for image, reason in problems.items()]
         if self.bad_files == 'error':
-            raise ValueError(
+            raise ConfigError(
                 f'{len(bad)} file(s) in {path} cannot be read as images: '
                 + '; '.join(bad[:5]) + (' ...' if len(bad) > 5 else '') +
                 '. Remove them, or set bad_files=\'skip\' in the dataset '
@@ -131,7 +132,7 @@ class UnpairedFolderDataset(UnpairedImageDataset):
                       level=30)
         kept = [i for i in images if i not in problems]
         if not kept:
-            raise FileNotFoundError(f'image folder {path} has no readable '
+            raise MissingFileError(f'image folder {path} has no readable '
                                     'images')
         return kept
 

@@ -1,8 +1,9 @@
 from .hooks import (AttentionCollapseHook, AttentionVisualizationHook,
-                    PhaseScheduleHook, SafeCheckpointHook,
-                    TranslationOutputHook)
+                    DomainCheckHook, PhaseScheduleHook, SafeCheckpointHook,
+                    TrainingStateHook, TranslationOutputHook)
 
 __all__ = [
-    'AttentionCollapseHook', 'AttentionVisualizationHook',
-    'PhaseScheduleHook', 'SafeCheckpointHook', 'TranslationOutputHook'
+    'AttentionCollapseHook', 'AttentionVisualizationHook', 'DomainCheckHook',
+    'PhaseScheduleHook', 'SafeCheckpointHook', 'TrainingStateHook',
+    'TranslationOutputHook'
 ]

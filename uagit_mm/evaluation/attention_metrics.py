@@ -24,6 +24,7 @@ from mmengine.model import is_model_wrapper
 
 from mmagic.registry import METRICS
 from ..datasets.synthetic import stripe_score
+from uagit_mm.errors import ConfigError
 
 
 def _get(sample, key):
@@ -101,11 +102,11 @@ class AttentionTranslationMetric(BaseMetric):
                  collect_device: str = 'cpu') -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         if channel_order not in ('BGR', 'RGB'):
-            raise ValueError("AttentionTranslationMetric: channel_order must "
+            raise ConfigError("AttentionTranslationMetric: channel_order must "
                              f"be 'BGR' or 'RGB', got {channel_order!r}")
         if appearance is not None and not set(appearance.values()) <= {
                 'A', 'B'}:
-            raise ValueError('AttentionTranslationMetric: appearance values '
+            raise ConfigError('AttentionTranslationMetric: appearance values '
                              f"must be 'A' or 'B', got {appearance}")
         self.domains = list(domains) if domains is not None else None
         self.appearance = dict(appearance) if appearance else None

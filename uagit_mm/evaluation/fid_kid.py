@@ -18,6 +18,7 @@ import torch
 
 from mmagic.evaluation.metrics import TransFID
 from mmagic.registry import METRICS
+from uagit_mm.errors import MissingFileError
 
 
 def polynomial_mmd2(x: np.ndarray, y: np.ndarray) -> float:
@@ -91,7 +92,7 @@ class TransFIDKID(TransFID):
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
         if not inception_path or not osp.isfile(inception_path):
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f'Inception file {inception_path!r} not found. FID/KID use '
                 'the StyleGAN TorchScript Inception; download it once (the '
                 'address is mmagic.evaluation.functional.inception_utils.'

@@ -13,6 +13,7 @@ from mmcv.cnn import ConvModule
 
 from mmagic.models.archs import PatchDiscriminator
 from mmagic.registry import MODELS
+from uagit_mm.errors import ConfigError
 
 
 def binarize_attention(attention: torch.Tensor,
@@ -48,8 +49,10 @@ class AttentionMaskedDiscriminator(PatchDiscriminator):
 
     def __init__(self, threshold: float = 0.1, **kwargs) -> None:
         if not 0.0 <= float(threshold) <= 1.0:
-            raise ValueError('AttentionMaskedDiscriminator: threshold must '
-                             f'lie in [0, 1], got {threshold}')
+            raise ConfigError(
+                'AttentionMaskedDiscriminator: threshold '
+                '(model.discriminator.threshold, the paper\'s tau) must lie '
+                f'in [0, 1], got {threshold}')
         kwargs.setdefault('norm_cfg', dict(type='IN'))
         # mmagic's init_weights dereferences init_cfg even when it is None.
         kwargs.setdefault('init_cfg', dict(type='normal', gain=0.02))

@@ -2,6 +2,7 @@
 from typing import Optional
 
 from mmengine.config import Config
+from uagit_mm.errors import ConfigError, MissingFileError
 
 DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
@@ -28,7 +29,7 @@ def load_config(path: str, options: Optional[dict] = None) -> Config:
     """
     import os.path as osp
     if not osp.isfile(path):
-        raise FileNotFoundError(f'config file {path} does not exist')
+        raise MissingFileError(f'config file {path} does not exist')
     cfg = Config.fromfile(path)
     if options:
         cfg.merge_from_dict(options)
@@ -57,7 +58,7 @@ def enable_amp(cfg: Config, dtype: Optional[str] = None) -> None:
         if kind == 'AmpOptimWrapper':
             continue
         if kind != 'OptimWrapper':
-            raise ValueError(f'--amp needs {name}.type = OptimWrapper, got '
+            raise ConfigError(f'--amp needs {name}.type = OptimWrapper, got '
                              f'{kind!r}')
         wrapper.type = 'AmpOptimWrapper'
         wrapper.setdefault('loss_scale', 'dynamic')

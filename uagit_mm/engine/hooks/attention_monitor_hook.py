@@ -5,6 +5,7 @@ from mmengine.hooks import Hook
 from mmengine.logging import print_log
 
 from mmagic.registry import HOOKS
+from uagit_mm.errors import ConfigError
 
 ADVICE = ('Knobs to try: a smaller cycle weight '
           '(model.cycle_loss.loss_weight; the paper uses 10, one port needed '
@@ -39,7 +40,7 @@ class AttentionCollapseHook(Hook):
     def __init__(self, patience: int = 200, low: float = 0.02,
                  high: float = 0.98) -> None:
         if patience < 1 or not 0.0 <= low < high <= 1.0:
-            raise ValueError('AttentionCollapseHook: need patience >= 1 and '
+            raise ConfigError('AttentionCollapseHook: need patience >= 1 and '
                              f'0 <= low < high <= 1, got {patience}, {low}, '
                              f'{high}')
         self.patience = patience

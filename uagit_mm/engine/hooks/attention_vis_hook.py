@@ -11,6 +11,7 @@ from mmengine.model import is_model_wrapper
 
 from mmagic.registry import HOOKS
 from uagit_mm.utils.rng import get_rng_state, set_rng_state
+from uagit_mm.errors import ConfigError
 
 
 def _to_rgb_uint8(x: torch.Tensor, bgr: bool) -> np.ndarray:
@@ -48,7 +49,7 @@ class AttentionVisualizationHook(Hook):
     def __init__(self, interval: int = 500, num_samples: int = 4,
                  bgr: bool = True) -> None:
         if interval < 1 or num_samples < 1:
-            raise ValueError('AttentionVisualizationHook: interval and '
+            raise ConfigError('AttentionVisualizationHook: interval and '
                              'num_samples must be >= 1')
         self.interval = interval
         self.num_samples = num_samples

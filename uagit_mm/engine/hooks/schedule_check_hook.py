@@ -5,6 +5,7 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner import EpochBasedTrainLoop
 
 from mmagic.registry import HOOKS
+from uagit_mm.errors import ConfigError
 
 
 @HOOKS.register_module()
@@ -25,7 +26,7 @@ class PhaseScheduleHook(Hook):
         switch_iter = getattr(model, 'switch_iter', None)
         switch_epoch = getattr(model, 'switch_epoch', None)
         if switch_iter is not None and switch_iter >= runner.max_iters:
-            raise ValueError(
+            raise ConfigError(
                 f'model.switch_iter={switch_iter} is not before the end of '
                 f'training (train_cfg.max_iters={runner.max_iters}): phase 2 '
                 'would never start. Lower model.switch_iter, or set it to '
@@ -34,13 +35,13 @@ class PhaseScheduleHook(Hook):
             runner.train_loop, EpochBasedTrainLoop) else None
         if switch_epoch is not None and by_epoch is not None and \
                 switch_epoch >= by_epoch:
-            raise ValueError(
+            raise ConfigError(
                 f'model.switch_epoch={switch_epoch} is not before the end of '
                 f'training (train_cfg.max_epochs={by_epoch}): phase 2 would '
                 'never start. Lower model.switch_epoch, or set it to None '
                 'for the holistic-discriminator ablation.')
         if switch_epoch is not None and by_epoch is None:
-            raise ValueError(
+            raise ConfigError(
                 f'model.switch_epoch={switch_epoch} needs an epoch-based '
                 'train_cfg; with an iteration-based loop set '
                 'model.switch_iter instead (and model.switch_epoch=None).')

@@ -10,6 +10,7 @@ from mmengine.model import is_model_wrapper
 
 from mmagic.registry import HOOKS
 from ...apis.image_io import save_png_atomic
+from uagit_mm.errors import ConfigError
 
 
 def _image_to_uint8(img: torch.Tensor) -> np.ndarray:
@@ -51,7 +52,7 @@ class TranslationOutputHook(Hook):
                  out_dir: str = 'translations',
                  max_images: Optional[int] = None) -> None:
         if domains is not None and len(domains) != 2:
-            raise ValueError('TranslationOutputHook: domains must name two '
+            raise ConfigError('TranslationOutputHook: domains must name two '
                              f'domains, got {domains}')
         self.domains = list(domains) if domains is not None else None
         self.out_dir = out_dir
