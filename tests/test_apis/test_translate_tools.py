@@ -5,7 +5,7 @@ import os.path as osp
 import subprocess
 import sys
 import tempfile
-from unittest import TestCase
+from unittest import TestCase, mock
 
 import numpy as np
 import torch
@@ -273,3 +273,115 @@ class TestConsoleScript(TestCase):
                               stderr=subprocess.STDOUT, timeout=300)
         self.assertEqual(proc.returncode, 0, proc.stdout)
         self.assertIn('--direction', proc.stdout)
+
+
+def write_large_png(path, width, height):
+    """A valid black RGB PNG of any size, written row by row: large on
+    decoding, small on disk."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return (struct.pack('>I', len(data)) + kind + data +
+                struct.pack('>I', zlib.crc32(kind + data) & 0xffffffff))
+
+    comp = zlib.compressobj(9)
+    row = b'\0' * (1 + 3 * width)  # filter byte + pixels
+    parts = [comp.compress(row) for _ in range(height)] + [comp.flush()]
+    with open(path, 'wb') as f:
+        f.write(b'\x89PNG\r\n\x1a\n')
+        f.write(chunk(b'IHDR', struct.pack('>IIBBBBB', width, height, 8, 2,
+                                           0, 0, 0)))
+        f.write(chunk(b'IDAT', b''.join(parts)))
+        f.write(chunk(b'IEND', b''))
+
+
+def drop_root_file_access():
+    """In the child: give up root's right to read any file, so that file
+    permissions apply (as for any other user)."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    for cap in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+        if libc.prctl(24, cap, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+            raise OSError(ctypes.get_errno(), 'prctl(PR_CAPBSET_DROP)')
+
+
+class TestHardInputs(ToolTestCase):
+    """A folder of huge, tiny, fake, unreadable and good images."""
+
+    def test_huge_tiny_fake_and_unreadable(self):
+        src = osp.join(self.tmp.name, 'hard')
+        os.makedirs(osp.join(src, 'locked'))
+        rng = np.random.RandomState(1)
+        Image.fromarray(rng.randint(0, 256, (24, 32, 3), dtype=np.uint8)
+                        ).save(osp.join(src, 'good.png'))
+        Image.fromarray(rng.randint(0, 256, (1, 1, 3), dtype=np.uint8)
+                        ).save(osp.join(src, 'one_pixel.png'))
+        # 80 megapixels: 240 MB decoded, a quarter of a MB on disk
+        write_large_png(osp.join(src, 'huge.png'), 10000, 8000)
+        with open(osp.join(src, 'notes.jpg'), 'w') as f:
+            f.write('not an image')
+        Image.fromarray(rng.randint(0, 256, (8, 8, 3), dtype=np.uint8)
+                        ).save(osp.join(src, 'secret.png'))
+        Image.fromarray(rng.randint(0, 256, (8, 8, 3), dtype=np.uint8)
+                        ).save(osp.join(src, 'locked', 'inside.png'))
+        os.chmod(osp.join(src, 'secret.png'), 0)
+        os.chmod(osp.join(src, 'locked'), 0)
+        out = osp.join(self.tmp.name, 'hard_out')
+        try:
+            env = dict(os.environ, OMP_NUM_THREADS='1')
+            proc = subprocess.run(
+                [sys.executable, '-W', 'ignore', 'tools/translate.py', CONFIG,
+                 self.ckpt, src, '--out-dir', out, '--cfg-options',
+                 *TINY_ARGS], cwd=ROOT, text=True, stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT, timeout=600, env=env,
+                preexec_fn=drop_root_file_access if os.geteuid() == 0
+                else None)
+        finally:
+            os.chmod(osp.join(src, 'locked'), 0o755)
+            os.chmod(osp.join(src, 'secret.png'), 0o644)
+        rc, log = proc.returncode, proc.stdout
+        self.assertEqual(rc, 1, log)
+        self.assertIn('translated 2', log)
+        failures = [ln for ln in log.splitlines() if ln.startswith('failed:')]
+        self.assertEqual(len(failures), 4, log)
+
+        def failure(name):
+            return next(ln for ln in failures if name in ln)
+
+        self.assertIn('10000x8000', failure('huge.png'))
+        self.assertIn('--max-pixels', failure('huge.png'))
+        self.assertIn('notes.jpg', log)
+        self.assertIn('Permission denied', failure('secret.png'))
+        self.assertIn('cannot list the folder', failure('locked'))
+        # good and 1x1 translated at their size; nothing else written
+        self.assertEqual(Image.open(osp.join(out, 'good.png')).size, (32, 24))
+        self.assertEqual(Image.open(osp.join(out, 'one_pixel.png')).size,
+                         (1, 1))
+        self.assertEqual(
+            sorted(f for _, _, fs in os.walk(out) for f in fs),
+            ['good.png', 'good_mask.png', 'one_pixel.png',
+             'one_pixel_mask.png'])
+
+    def test_max_pixels_is_checked_before_decoding(self):
+        path = osp.join(self.tmp.name, 'wide.png')
+        Image.fromarray(np.zeros((20, 300, 3), np.uint8)).save(path)
+        with self.assertRaisesRegex(ImageReadError, r'300x20 is 6,000 '
+                                    r'pixels.*5,999 \(--max-pixels\)'):
+            read_rgb(path, max_pixels=5999)
+        self.assertEqual(read_rgb(path, max_pixels=6000).shape, (20, 300, 3))
+        self.assertEqual(read_rgb(path, max_pixels=None).shape, (20, 300, 3))
+
+    def test_unlistable_folder_is_reported(self):
+        root = osp.join(self.tmp.name, 'listing')
+        os.makedirs(osp.join(root, 'sub'))
+        errors = []
+        with mock.patch('os.scandir', side_effect=PermissionError(
+                13, 'Permission denied', root)):
+            self.assertEqual(find_images(root, errors=errors), [])
+        self.assertEqual(len(errors), 1)
+        self.assertIn('cannot list the folder', errors[0])
+        with mock.patch('os.scandir', side_effect=PermissionError(
+                13, 'Permission denied', root)):
+            with self.assertRaises(PermissionError):
+                find_images(root)

@@ -3,12 +3,15 @@
     python tools/translate.py CONFIG CHECKPOINT INPUT --out-dir OUT
     (or, once installed: uagit-translate CONFIG CHECKPOINT INPUT ...)
         [--direction a2b|b2a] [--batch-size 4] [--device cpu]
-        [--max-side N] [--side-by-side] [--overwrite] [--cfg-options ...]
+        [--max-side N] [--max-pixels N] [--side-by-side] [--overwrite]
+        [--cfg-options ...]
 
 Writes OUT/<relative path>/<stem>.png (translation) and <stem>_mask.png
 (attention, 8-bit, 255 = attended); with --side-by-side also
-<stem>_side.png (input | attention | translation). Unreadable files are
-reported and skipped; the exit code is 1 when any file failed.
+<stem>_side.png (input | attention | translation). Unreadable, broken or
+too large files (and unlistable folders) are reported and skipped, the
+others translated; the exit code is 1 when any failed. Outputs are written
+under a temporary name and renamed, so no partial file is left.
 """
 import argparse
 import os.path as osp
@@ -34,6 +37,9 @@ def parse_args(argv=None):
     p.add_argument('--max-side', type=int, default=None,
                    help='translate larger images at this longer side, then '
                    'resize the result back to the input size')
+    p.add_argument('--max-pixels', type=int, default=None,
+                   help='refuse larger images, judged from the file header '
+                   'before decoding (default: 36,000,000, e.g. 6000x6000)')
     p.add_argument('--side-by-side', action='store_true')
     p.add_argument('--overwrite', action='store_true',
                    help='replace existing outputs (default: skip them)')
@@ -44,6 +50,8 @@ def parse_args(argv=None):
         p.error('--batch-size must be >= 1')
     if args.max_side is not None and args.max_side < 1:
         p.error('--max-side must be >= 1')
+    if args.max_pixels is not None and args.max_pixels < 1:
+        p.error('--max-pixels must be >= 1')
     return args
 
 
@@ -64,9 +72,15 @@ def main(argv=None) -> int:
 
     from . import (ImageReadError, find_images, init_model, read_rgb,
                    resolve_direction, save_png_atomic, translate_arrays)
+    from .image_io import DEFAULT_MAX_PIXELS
 
+    max_pixels = args.max_pixels or DEFAULT_MAX_PIXELS
+    from PIL import Image
+    if Image.MAX_IMAGE_PIXELS and Image.MAX_IMAGE_PIXELS < max_pixels:
+        Image.MAX_IMAGE_PIXELS = max_pixels  # ours is the limit that counts
+    failed = []  # one message per file (or folder) that was not translated
     try:
-        files = find_images(args.input)
+        files = find_images(args.input, errors=failed)
     except FileNotFoundError as err:
         print(f'error: {err}', file=sys.stderr)
         return 2
@@ -75,7 +89,7 @@ def main(argv=None) -> int:
     target = resolve_direction(model, args.direction)
     source = model.other_domain(target)
 
-    failed, skipped, done = [], 0, 0
+    skipped, done = 0, 0
     todo = []
     for path, rel in files:
         outs = output_paths(args.out_dir, rel, args.side_by_side)
@@ -92,7 +106,7 @@ def main(argv=None) -> int:
         groups = defaultdict(list)
         for path, rel, outs in todo[start:start + chunk]:
             try:
-                img = read_rgb(path)
+                img = read_rgb(path, max_pixels=max_pixels)
             except ImageReadError as err:
                 failed.append(str(err))
                 bar.update(1)
@@ -106,7 +120,13 @@ def main(argv=None) -> int:
                         model, [it[0] for it in batch], target,
                         max_side=args.max_side)
                 except (RuntimeError, ValueError, MemoryError) as err:
-                    failed.extend(f'{it[1]}: {err}' for it in batch)
+                    # e.g. out of memory: report these, go on with the rest
+                    reason = str(err).splitlines()[0] if str(err) else \
+                        type(err).__name__
+                    failed.extend(f'{it[1]}: {reason}' for it in batch)
+                    if 'cuda' in str(args.device):
+                        import torch
+                        torch.cuda.empty_cache()
                     bar.update(len(batch))
                     continue
                 for (img, path, outs), (fake, mask) in zip(batch, results):
