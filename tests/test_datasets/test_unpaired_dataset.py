@@ -253,3 +253,53 @@ class TestBadFiles(unittest.TestCase):
                              for d in ds.data_infos_b)
             self.assertEqual(names_a, ['0.png', '1.png', 'big.jpg'])
             self.assertEqual(names_b, ['0.png', '1.png'])
+
+
+class TestSmallerThanCrop(unittest.TestCase):
+
+    def _root(self, tmp):
+        _write_images(osp.join(tmp, 'trainA'), 2, 30)  # 16x16
+        for folder in ('trainA', 'trainB'):
+            os.makedirs(osp.join(tmp, folder), exist_ok=True)
+            cv2.imwrite(osp.join(tmp, folder, 'big.png'),
+                        np.zeros((20, 24, 3), np.uint8))
+        return tmp
+
+    def _pipeline(self, *middle):
+        return [PIPELINE[0], PIPELINE[1], *middle, PIPELINE[2]]
+
+    def test_image_smaller_than_crop_is_named(self):
+        crop = dict(type='Crop', keys=['img_A', 'img_B'], crop_size=(18, 20),
+                    random_crop=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            root = self._root(tmp)
+            with self.assertRaises(ValueError) as ctx:
+                _build(root, pipeline=self._pipeline(crop))
+            msg = str(ctx.exception)
+            self.assertIn(osp.join(root, 'trainA', '000.png'), msg)
+            self.assertIn('16x16 is smaller than the pipeline\'s crop 20x18',
+                          msg)
+            self.assertNotIn('big.png', msg)
+            ds = _build(root, pipeline=self._pipeline(crop), bad_files='skip')
+            self.assertEqual([osp.basename(d['path']) for d in
+                              ds.data_infos_a], ['big.png'])
+            sample = ds[0]
+            self.assertEqual(tuple(sample['inputs']['img_horse'].shape),
+                             (3, 18, 20))
+
+    def test_crop_inside_broadcaster_and_after_resize(self):
+        crop = dict(type='Crop', keys=['img'], crop_size=(18, 18),
+                    random_crop=True)
+        broadcast = dict(type='TransformBroadcaster',
+                         mapping={'img': ['img_A', 'img_B']},
+                         auto_remap=True, share_random_params=False,
+                         transforms=[crop])
+        resized = dict(broadcast, transforms=[
+            dict(type='Resize', scale=(22, 22)), crop])
+        with tempfile.TemporaryDirectory() as tmp:
+            root = self._root(tmp)
+            with self.assertRaisesRegex(ValueError, 'smaller than'):
+                _build(root, pipeline=self._pipeline(broadcast))
+            # resized first: any size is fine
+            ds = _build(root, pipeline=self._pipeline(resized))
+            self.assertEqual(len(ds.data_infos_a), 3)

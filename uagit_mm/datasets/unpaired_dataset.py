@@ -1,6 +1,6 @@
 """Unpaired two-domain image folders with clear errors about the layout."""
 import os.path as osp
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 from mmengine.logging import print_log
 from PIL import Image
@@ -36,7 +36,8 @@ class UnpairedFolderDataset(UnpairedImageDataset):
         domain_b (str): Name of domain B. Defaults to 'B'.
         io_backend (str, optional): mmengine file backend. Defaults to None.
         bad_files (str): What to do with files that do not decode as images
-            (checked once, before training): 'error' stops with a message
+            (checked once, before training), or are smaller than a random
+            crop that no resize precedes: 'error' stops with a message
             naming them, 'skip' leaves them out with a warning, 'ignore'
             does not check. Grayscale, RGBA and 16-bit images are fine: the
             pipeline's loader converts them to 8-bit colour.
@@ -67,6 +68,10 @@ class UnpairedFolderDataset(UnpairedImageDataset):
             raise ConfigError('domain_a and domain_b must be two different '
                              f'names, got {domain_a!r} and {domain_b!r}')
         self.domain_names = (domain_a, domain_b)
+        # images smaller than a random crop that is not preceded by a
+        # resize come out smaller than the crop (mmagic's Crop shrinks the
+        # crop to the image), so they are bad files for this pipeline
+        self.min_size = _crop_before_resize(pipeline)
         # The parent loads generic keys img_A / img_B; PackUnpairedInputs
         # renames them to the domain names at the end of the pipeline.
         super().__init__(
@@ -115,7 +120,7 @@ class UnpairedFolderDataset(UnpairedImageDataset):
     def _drop_or_refuse_bad(self, images: List[str], path: str) -> List[str]:
         problems = {}
         for image in images:
-            reason = _decode_problem(image)
+            reason = _decode_problem(image, self.min_size)
             if reason is not None:
                 problems[image] = reason
         if not problems:
@@ -137,8 +142,40 @@ class UnpairedFolderDataset(UnpairedImageDataset):
         return kept
 
 
-def _decode_problem(path: str) -> Optional[str]:
-    """Why ``path`` does not decode as an image, or None."""
+def _crop_before_resize(pipeline) -> Optional[Tuple[int, int]]:
+    """``(h, w)`` of the first ``Crop`` in ``pipeline`` (looking into
+    ``TransformBroadcaster``) when no resize comes before it, else None."""
+    def walk(transforms):
+        for t in transforms or []:
+            kind = t.get('type') if isinstance(t, dict) else type(t).__name__
+            kind = kind if isinstance(kind, str) else getattr(
+                kind, '__name__', '')
+            inner = t.get('transforms') if isinstance(t, dict) else getattr(
+                t, 'transforms', None)
+            if inner is not None:
+                yield from walk(inner if isinstance(inner, (list, tuple))
+                                else [inner])
+            else:
+                yield kind, t
+
+    for kind, t in walk(pipeline):
+        if 'Resize' in kind:
+            return None
+        if kind == 'Crop':
+            size = t.get('crop_size') if isinstance(t, dict) else getattr(
+                t, 'crop_size', None)
+            if size is None:
+                return None
+            size = (size, size) if isinstance(size, int) else tuple(size)
+            return int(size[0]), int(size[1])
+    return None
+
+
+def _decode_problem(path: str,
+                    min_size: Optional[Tuple[int, int]] = None
+                    ) -> Optional[str]:
+    """Why ``path`` does not decode as an image (or is smaller than
+    ``min_size`` = (h, w)), or None."""
     try:
         if osp.getsize(path) == 0:
             return 'empty file'
@@ -146,6 +183,11 @@ def _decode_problem(path: str) -> Optional[str]:
             img.load()  # a full decode: truncated files fail here
             if img.width == 0 or img.height == 0:
                 return 'empty image'
+            if min_size and (img.height < min_size[0]
+                             or img.width < min_size[1]):
+                return (f'{img.width}x{img.height} is smaller than the '
+                        f'pipeline\'s crop {min_size[1]}x{min_size[0]} (add '
+                        'a Resize before the Crop, or remove the image)')
     except (OSError, SyntaxError, ValueError,
             Image.DecompressionBombError) as err:
         return str(err) or type(err).__name__
