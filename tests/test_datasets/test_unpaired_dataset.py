@@ -303,3 +303,35 @@ class TestSmallerThanCrop(unittest.TestCase):
             # resized first: any size is fine
             ds = _build(root, pipeline=self._pipeline(resized))
             self.assertEqual(len(ds.data_infos_a), 3)
+
+
+class TestImageModes(unittest.TestCase):
+    """Grayscale, RGBA and 16-bit training images load as 8-bit colour."""
+
+    def test_modes_load_as_8bit_colour(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            a, b = osp.join(tmp, 'trainA'), osp.join(tmp, 'trainB')
+            os.makedirs(a)
+            os.makedirs(b)
+            cv2.imwrite(osp.join(a, '0_gray.png'),
+                        np.full((12, 10), 77, np.uint8))
+            rgba = np.zeros((12, 10, 4), np.uint8)
+            rgba[..., :3], rgba[..., 3] = (10, 20, 30), 128
+            cv2.imwrite(osp.join(a, '1_rgba.png'), rgba)
+            cv2.imwrite(osp.join(a, '2_16bit.png'),
+                        np.full((12, 10, 3), 257 * 200, np.uint16))
+            cv2.imwrite(osp.join(a, '3_gray16.png'),
+                        np.full((12, 10), 257 * 50, np.uint16))
+            cv2.imwrite(osp.join(b, '0.png'), np.zeros((12, 10, 3), np.uint8))
+            ds = _build(tmp)
+            expected = {'0_gray.png': (77, 77, 77), '1_rgba.png': (10, 20, 30),
+                        '2_16bit.png': (200, 200, 200),
+                        '3_gray16.png': (50, 50, 50)}
+            for i in range(4):
+                sample = ds[i]
+                img = sample['inputs']['img_horse']
+                name = osp.basename(sample['data_samples'].img_horse_path)
+                self.assertEqual(tuple(img.shape), (3, 12, 10), name)
+                self.assertEqual(img.dtype, torch.uint8, name)
+                self.assertEqual(tuple(int(v) for v in img[:, 0, 0]),
+                                 expected[name], name)
