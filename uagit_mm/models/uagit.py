@@ -206,11 +206,27 @@ class UAGIT(BaseTranslationModel):
         h, w = image.shape[-2:]
         # tiny images are padded up to a size every network can take
         padded = self._pad(image, min_size=4 * self.size_divisor)
-        attention = self.get_module(self.attentions)[source](padded)
-        gen_in = attention * padded \
-            if self.generator_input == 'foreground' else padded
-        out = compose(padded, attention, self._generate(target_domain, gen_in))
+        out, attention = self._attend_and_translate(padded, source,
+                                                    target_domain)
         return out[..., :h, :w], attention[..., :h, :w]
+
+    def _attend_and_translate(self, image: Tensor, source: str, target: str,
+                              train_attention: bool = True
+                              ) -> Tuple[Tensor, Tensor]:
+        """``A_source(image)``, then the composite with ``G_target``'s
+        output (paper, eq. 1); the one step both translation and the
+        training cycle use.
+
+        Returns:
+            tuple[Tensor, Tensor]: The composite and the attention.
+        """
+        with torch.set_grad_enabled(train_attention
+                                    and torch.is_grad_enabled()):
+            attention = self.get_module(self.attentions)[source](image)
+        gen_in = attention * image \
+            if self.generator_input == 'foreground' else image
+        return compose(image, attention, self._generate(target,
+                                                        gen_in)), attention
 
     def translation(self, image: Tensor, target_domain=None, **kwargs):
         """mmagic's translation entry point: returns the composite only."""
@@ -265,21 +281,13 @@ class UAGIT(BaseTranslationModel):
         for src in self._reachable_domains:
             tgt = self.other_domain(src)
             real = inputs[f'img_{src}']
-            with torch.set_grad_enabled(train_attention):
-                out[f'attn_{src}'] = self.get_module(
-                    self.attentions)[src](real)
-            attn = out[f'attn_{src}']
-            gen_in = attn * real if self.generator_input == 'foreground' \
-                else real
-            fake = compose(real, attn, self._generate(tgt, gen_in))
-            with torch.set_grad_enabled(train_attention):
-                attn_fake = self.get_module(self.attentions)[tgt](fake)
-            gen_in = attn_fake * fake \
-                if self.generator_input == 'foreground' else fake
+            fake, out[f'attn_{src}'] = self._attend_and_translate(
+                real, src, tgt, train_attention)
+            # back through the other domain's attention network
+            out[f'cycle_{src}'], _ = self._attend_and_translate(
+                fake, tgt, src, train_attention)
             out[f'real_{src}'] = real
             out[f'fake_{tgt}'] = fake
-            out[f'cycle_{src}'] = compose(fake, attn_fake,
-                                          self._generate(src, gen_in))
         return out
 
     def train_discriminator(self, outputs: Dict[str, Tensor], phase: int,

@@ -74,8 +74,9 @@ class TrainingStateHook(Hook):
     validation draws the same training randomness as one without.
 
     Args:
-        save_image_pools (bool): Also store the image pools (about 0.5 MB
-            per pooled 256x256 fake). Defaults to True.
+        save_image_pools (bool): Also store the image pools (about 1 MB
+            per pooled 256x256 fake with its mask, in float32). Defaults to
+            True.
     """
 
     priority = 'LOW'  # before CheckpointHook (VERY_LOW) in after_train_*
