@@ -326,3 +326,28 @@ class TestAtomicSave(unittest.TestCase):
             'central directory')))
         self.assertFalse(_is_corrupt_error(RuntimeError('size mismatch')))
         self.assertFalse(_is_corrupt_error(UnsafeCheckpointError('x')))
+
+    def test_resume_takes_a_newer_complete_checkpoint(self):
+        import os
+        import tempfile
+
+        from uagit_mm.checkpoint import _newer_than_last_checkpoint
+        with tempfile.TemporaryDirectory() as d:
+            def make(name, mtime):
+                path = os.path.join(d, name)
+                open(path, 'w').close()
+                os.utime(path, (mtime, mtime))
+                return path
+
+            named = make('iter_5.pth', 1000)
+            newer = make('iter_10.pth', 2000)
+            make('epoch_20.pth', 3000)  # another kind: never taken
+            # killed after writing iter_10, before last_checkpoint named it
+            self.assertEqual(_newer_than_last_checkpoint(named, d), newer)
+            # a higher number left by an earlier run (older file): not taken
+            os.utime(newer, (500, 500))
+            self.assertEqual(_newer_than_last_checkpoint(named, d), named)
+            # outside the work dir: as given
+            with tempfile.TemporaryDirectory() as other:
+                self.assertEqual(_newer_than_last_checkpoint(named, other),
+                                 named)

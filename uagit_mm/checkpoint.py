@@ -123,6 +123,54 @@ def checkpoints_newest_first(work_dir: str) -> List[str]:
     return [p for _, _, p in sorted(found, reverse=True)]
 
 
+def _remove_partial_writes(work_dir: str) -> None:
+    """Delete the temporary files of checkpoint writes that a killed run
+    left behind (``.iter_N.pth.tmp<pid>``, see :func:`atomic_save`)."""
+    from mmengine.dist import is_main_process
+    if not is_main_process():
+        return
+    for path in glob.glob(osp.join(work_dir, '.*.pth.tmp*')):
+        try:
+            os.remove(path)
+            print_log(f'Removed {path}, an interrupted checkpoint write.',
+                      logger='current')
+        except OSError:
+            pass
+
+
+def _step(path: str):
+    match = re.fullmatch(r'(iter|epoch)_(\d+)\.pth', osp.basename(path))
+    return (match.group(1), int(match.group(2))) if match else None
+
+
+def _newer_than_last_checkpoint(filename: str, work_dir: str) -> str:
+    """The checkpoint to resume from automatically.
+
+    mmengine names it in ``work_dir/last_checkpoint``, written just after
+    the checkpoint itself: a run killed between the two leaves a complete
+    (atomically renamed) newer checkpoint that the file does not name yet.
+    Take that one; a higher-numbered file older than ``filename`` (left by
+    an earlier run in the same work dir) is not taken.
+    """
+    if not (osp.isfile(filename) and _is_within(filename, work_dir)):
+        return filename
+    named = _step(filename)
+    if named is None:
+        return filename
+    same_kind = [c for c in checkpoints_newest_first(work_dir)
+                 if _step(c)[0] == named[0]]
+    cand = same_kind[0] if same_kind else filename
+    if _step(cand)[1] > named[1] and \
+            osp.getmtime(cand) >= osp.getmtime(filename):
+        print_log(
+            f'{cand} is newer than {filename}, which last_checkpoint names '
+            '(the run stopped after writing the checkpoint, before updating '
+            f'last_checkpoint); resuming from {cand}.', logger='current',
+            level=30)
+        return cand
+    return filename
+
+
 # what a truncated or corrupt checkpoint raises on load
 _CORRUPT = (EOFError, zipfile.BadZipFile, FileNotFoundError)
 
@@ -177,6 +225,9 @@ def install() -> None:
     def resume(self, filename, *args, **kwargs):
         """Resume; when the checkpoint is truncated or corrupt and lies in
         the work dir, fall back to the newest good one there."""
+        if getattr(self, '_load_from', None) is None and filename:
+            filename = _newer_than_last_checkpoint(filename, self.work_dir)
+        _remove_partial_writes(self.work_dir)
         try:
             return resume_one(self, filename, *args, **kwargs)
         except Exception as err:  # noqa: BLE001 (re-raised unless corrupt)

@@ -108,7 +108,12 @@ class TestKillAndResume(TestCase):
         self.train_and_kill(work, opts, 'iter_10.pth')
         killed_at = max(logged_steps(work), default=0)
         self.assertLess(killed_at, MAX_ITERS)
+        # as if killed while writing the next checkpoint
+        partial = osp.join(work, '.iter_15.pth.tmp99999')
+        with open(partial, 'wb') as f:
+            f.write(b'half a checkpoint')
         out = self.train(work, opts, resume=True)
+        self.assertFalse(osp.exists(partial))
         resumed = int(out.split('resumed epoch: 0, iter: ')[1].split()[0])
         self.assertIn(resumed, (10, 15, 20, 25))
 
