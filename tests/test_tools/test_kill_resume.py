@@ -17,9 +17,9 @@ MAX_ITERS = 30
 SWITCH = 16  # phase 2 starts after the kill: the resumed run crosses it
 
 
-def tiny_options(data, num_workers):
+def tiny_options(data, num_workers, length=f'train_cfg.max_iters={MAX_ITERS}'):
     return [
-        '--cfg-options', f'data_root={data}', f'train_cfg.max_iters={MAX_ITERS}',
+        '--cfg-options', f'data_root={data}', length,
         'model.generator.base_channels=8', 'model.generator.num_blocks=1',
         'model.discriminator.base_channels=8',
         'model.attention.base_channels=4', f'model.switch_iter={SWITCH}',
@@ -67,8 +67,8 @@ class TestKillAndResume(TestCase):
     def tearDownClass(cls):
         cls.tmp.cleanup()
 
-    def train(self, work, opts, resume=False):
-        cmd = [sys.executable, 'tools/train.py', CONFIG, '--work-dir', work]
+    def train(self, work, opts, resume=False, config=CONFIG):
+        cmd = [sys.executable, 'tools/train.py', config, '--work-dir', work]
         proc = subprocess.run(cmd + (['--resume'] if resume else []) + opts,
                               cwd=ROOT, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True,
@@ -76,12 +76,12 @@ class TestKillAndResume(TestCase):
         self.assertEqual(proc.returncode, 0, proc.stdout[-3000:])
         return proc.stdout
 
-    def train_and_kill(self, work, opts, after_checkpoint):
+    def train_and_kill(self, work, opts, after_checkpoint, config=CONFIG):
         """Start training; SIGKILL the process group (workers included) as
         soon as ``after_checkpoint`` exists."""
         log = open(osp.join(self.tmp.name, 'killed.log'), 'w')
         proc = subprocess.Popen(
-            [sys.executable, 'tools/train.py', CONFIG, '--work-dir', work] +
+            [sys.executable, 'tools/train.py', config, '--work-dir', work] +
             opts, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True)
         deadline = time.time() + 600
@@ -97,25 +97,27 @@ class TestKillAndResume(TestCase):
             log.close()
         self.assertEqual(proc.returncode, -signal.SIGKILL)
 
-    def check_kill_and_resume(self, num_workers):
-        opts = tiny_options(self.data, num_workers)
-        ref_dir = osp.join(self.tmp.name, f'ref{num_workers}')
-        self.train(ref_dir, opts)
+    def check_kill_and_resume(self, num_workers, name, config=CONFIG,
+                              kill_after='iter_10.pth', extra=(), length=()):
+        opts = tiny_options(self.data, num_workers, *length) + list(extra)
+        ref_dir = osp.join(self.tmp.name, f'ref_{name}')
+        self.train(ref_dir, opts, config=config)
         reference = logged_steps(ref_dir)
         self.assertEqual(sorted(reference), list(range(1, MAX_ITERS + 1)))
 
-        work = osp.join(self.tmp.name, f'killed{num_workers}')
-        self.train_and_kill(work, opts, 'iter_10.pth')
+        work = osp.join(self.tmp.name, f'killed_{name}')
+        self.train_and_kill(work, opts, kill_after, config=config)
         killed_at = max(logged_steps(work), default=0)
         self.assertLess(killed_at, MAX_ITERS)
         # as if killed while writing the next checkpoint
-        partial = osp.join(work, '.iter_15.pth.tmp99999')
+        partial = osp.join(work, '.' + kill_after + '.tmp99999')
         with open(partial, 'wb') as f:
             f.write(b'half a checkpoint')
-        out = self.train(work, opts, resume=True)
+        out = self.train(work, opts, resume=True, config=config)
         self.assertFalse(osp.exists(partial))
-        resumed = int(out.split('resumed epoch: 0, iter: ')[1].split()[0])
-        self.assertIn(resumed, (10, 15, 20, 25))
+        resumed = int(out.split('resumed epoch: ')[1].split('iter: ')[1]
+                      .split()[0])
+        self.assertIn(resumed, (10, 12, 15, 18, 20, 24, 25))
 
         after = logged_steps(work)
         self.assertEqual(sorted(after), list(range(1, MAX_ITERS + 1)))
@@ -131,14 +133,36 @@ class TestKillAndResume(TestCase):
                     msg=f'iteration {it}, {key}')
                 compared += 1
         self.assertGreater(compared, 0)
-        for message in ('Restored the random generator states',
-                        f'UAGIT phase {1 if resumed < SWITCH else 2}'):
-            self.assertTrue(message in out, out[-3000:])
+        self.assertIn('Restored the random generator states', out)
+        return resumed, out
 
     def test_kill_resume_no_workers(self):
         # the random transforms run in this process: the restored
         # generators must be set after the replayed batches
-        self.check_kill_and_resume(num_workers=0)
+        resumed, out = self.check_kill_and_resume(0, 'iter0')
+        self.assertIn(f'UAGIT phase {1 if resumed < SWITCH else 2}', out)
 
     def test_kill_resume_one_worker(self):
-        self.check_kill_and_resume(num_workers=1)
+        resumed, out = self.check_kill_and_resume(1, 'iter1')
+        self.assertIn(f'UAGIT phase {1 if resumed < SWITCH else 2}', out)
+
+    def test_kill_resume_epoch_based(self):
+        # 6 images: 5 epochs of 6 iterations, a checkpoint per epoch, phase
+        # 2 from epoch 3; the persistent worker's augmentation stream must
+        # continue where it was
+        config = osp.join(self.tmp.name, 'epoch_based.py')
+        with open(config, 'w') as f:
+            f.write(f"_base_ = [{CONFIG!r}]\n"
+                    "train_cfg = dict(_delete_=True, type='EpochBasedTrainLoop',"
+                    " max_epochs=1)\n"
+                    "default_hooks = dict(checkpoint=dict(by_epoch=True, "
+                    "interval=1))\n"
+                    "train_dataloader = dict(sampler=dict(_delete_=True, "
+                    "type='DefaultSampler', shuffle=True))\n")
+        resumed, out = self.check_kill_and_resume(
+            1, 'epoch1', config=config, kill_after='epoch_2.pth',
+            length=['train_cfg.max_epochs=5'],
+            extra=['model.switch_iter=None', 'model.switch_epoch=3',
+                   'default_hooks.checkpoint.interval=1'])
+        self.assertIn('Replaying the data of', out)
+        self.assertIn(f'UAGIT phase {1 if resumed < 18 else 2}', out)

@@ -8,7 +8,7 @@ from mmengine.dist import get_rank, get_world_size, is_distributed
 from mmengine.hooks import CheckpointHook, Hook
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
-from mmengine.runner import IterBasedTrainLoop
+from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop
 
 from mmagic.registry import HOOKS
 from uagit_mm.utils.rng import get_rng_state, set_rng_state
@@ -62,9 +62,12 @@ class TrainingStateHook(Hook):
     Exactness: an iteration-based loop replays the trained batches before it
     continues (mmengine's ``IterBasedTrainLoop``), so with the restored
     states the next losses equal those of an uninterrupted run for any
-    ``num_workers``. An epoch-based loop resumes at the start of the next
-    epoch; with ``persistent_workers=True`` its worker processes start with
-    fresh generators there, so data augmentation can differ after resume.
+    ``num_workers``. An epoch-based loop resumes at the start of the epoch
+    after the checkpoint; its persistent dataloader workers would start
+    there with fresh generators, so this hook first draws the finished
+    epochs' data once more (as the iteration-based loop does). Epoch-based
+    runs resumed from a checkpoint written inside an epoch restart that
+    epoch (mmengine's behaviour) and are not exact.
 
     The states are collected on every process just before the
     ``CheckpointHook`` saves (this hook runs first); a checkpoint saved at
@@ -77,12 +80,17 @@ class TrainingStateHook(Hook):
         save_image_pools (bool): Also store the image pools (about 1 MB
             per pooled 256x256 fake with its mask, in float32). Defaults to
             True.
+        replay_epochs (bool): On resuming an epoch-based run with
+            persistent workers, replay the finished epochs' data. Defaults
+            to True.
     """
 
     priority = 'LOW'  # before CheckpointHook (VERY_LOW) in after_train_*
 
-    def __init__(self, save_image_pools: bool = True) -> None:
+    def __init__(self, save_image_pools: bool = True,
+                 replay_epochs: bool = True) -> None:
         self.save_image_pools = save_image_pools
+        self.replay_epochs = replay_epochs
         self._gathered: Optional[tuple] = None  # (iter, [state per rank])
         self._val_state: Optional[dict] = None
         self._pending: Optional[dict] = None
@@ -192,10 +200,40 @@ class TrainingStateHook(Hook):
             loop.dataloader_iterator = _RestoreAfterSkip(
                 loop, loop.iter, self._pending)
         else:
+            if isinstance(loop, EpochBasedTrainLoop) and loop.epoch > 0 \
+                    and self.replay_epochs:
+                self._replay_epochs(loop)
             set_rng_state(self._pending)
         self._pending = None
         print_log('Restored the random generator states and image pools of '
                   'the checkpoint.', logger='current')
+
+    @staticmethod
+    def _replay_epochs(loop) -> None:
+        """Draw the finished epochs' data once more (and drop it), so that
+        persistent dataloader workers reach the random state they had when
+        the checkpoint was written; what mmengine's iteration-based loop
+        does on resume. Workers that are not persistent restart from the
+        same seeds every epoch, so there is nothing to replay."""
+        dataloader = loop.dataloader
+        if not (getattr(dataloader, 'persistent_workers', False)
+                and getattr(dataloader, 'num_workers', 0) > 0):
+            return
+        sampler = dataloader.sampler if hasattr(
+            dataloader.sampler, 'set_epoch') else getattr(
+                dataloader.batch_sampler, 'sampler', None)
+        print_log(
+            f'Replaying the data of {loop.epoch} finished epoch(s) so that '
+            'the persistent dataloader workers continue as before the '
+            'checkpoint (TrainingStateHook(replay_epochs=False) skips '
+            'this).', logger='current')
+        for epoch in range(loop.epoch):
+            if hasattr(sampler, 'set_epoch'):
+                sampler.set_epoch(epoch)
+            for _ in dataloader:
+                pass
+        if hasattr(sampler, 'set_epoch'):
+            sampler.set_epoch(loop.epoch)
 
     # ------------------------------------------------------------------
     # validation leaves the training generators where they were
