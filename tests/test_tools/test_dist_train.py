@@ -59,27 +59,36 @@ class TestDistributedTraining(TestCase):
             with open(driver, 'w') as f:
                 f.write(DRIVER)
             work = osp.join(tmp, 'work')
-            env = dict(os.environ, DUMP_DIR=tmp, OMP_NUM_THREADS='1')
-            cmd = [
-                sys.executable, '-m', 'torch.distributed.run',
-                '--nproc_per_node=2', f'--master_port={free_port()}', driver,
-                CONFIG, '--launcher', 'pytorch', '--work-dir', work,
-                '--cfg-options', f'data_root={data}',
-                'env_cfg.dist_cfg.backend=gloo', 'train_cfg.max_iters=3',
-                'model.switch_iter=2', 'train_dataloader.batch_size=2',
-                'train_dataloader.num_workers=0',
-                'train_dataloader.persistent_workers=False',
-                'model.generator.base_channels=8',
-                'model.generator.num_blocks=1',
-                'model.discriminator.base_channels=8',
-                'model.attention.base_channels=4',
-                'default_hooks.checkpoint.interval=3',
-                'default_hooks.logger.interval=1'
-            ]
-            proc = subprocess.run(cmd, cwd=ROOT, env=env, text=True,
-                                  stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, timeout=600)
-            self.assertEqual(proc.returncode, 0, proc.stdout[-4000:])
+
+            def launch(work, dump_dir, max_iters, *extra):
+                os.makedirs(dump_dir, exist_ok=True)
+                env = dict(os.environ, DUMP_DIR=dump_dir, OMP_NUM_THREADS='1')
+                cmd = [
+                    sys.executable, '-m', 'torch.distributed.run',
+                    '--nproc_per_node=2', f'--master_port={free_port()}',
+                    driver, CONFIG, '--launcher', 'pytorch', '--work-dir',
+                    work, *extra, '--cfg-options', f'data_root={data}',
+                    'env_cfg.dist_cfg.backend=gloo',
+                    f'train_cfg.max_iters={max_iters}',
+                    'model.switch_iter=2', 'train_dataloader.batch_size=2',
+                    'train_dataloader.num_workers=0',
+                    'train_dataloader.persistent_workers=False',
+                    'model.generator.base_channels=8',
+                    'model.generator.num_blocks=1',
+                    'model.discriminator.base_channels=8',
+                    'model.attention.base_channels=4',
+                    # a full pool draws random numbers from the first batch
+                    'model.buffer_size=2',
+                    'default_hooks.checkpoint.interval=3',
+                    'default_hooks.logger.interval=1'
+                ]
+                proc = subprocess.run(cmd, cwd=ROOT, env=env, text=True,
+                                      stdout=subprocess.PIPE,
+                                      stderr=subprocess.STDOUT, timeout=600)
+                self.assertEqual(proc.returncode, 0, proc.stdout[-4000:])
+                return proc
+
+            proc = launch(work, tmp, 3)
             self.assertIn('Distributed launcher: pytorch', proc.stdout)
             ranks = [torch.load(osp.join(tmp, f'rank{r}.pth'))
                      for r in (0, 1)]
@@ -106,9 +115,27 @@ class TestDistributedTraining(TestCase):
                 pools = torch.load(osp.join(tmp, f'pools{rank}.pth'))
                 for domain in ('smooth', 'striped'):
                     mine = state['image_pools'][rank][domain]
-                    self.assertEqual(mine['num'], 6)  # 3 iters x batch 2
+                    self.assertEqual(mine['num'], 2)  # full
                     self.assertTrue(torch.equal(
                         mine['entries'], pools[domain]['entries']))
             self.assertFalse(torch.equal(
                 state['image_pools'][0]['smooth']['entries'],
                 state['image_pools'][1]['smooth']['entries']))
+
+            # resumed to iteration 5, both ranks end where an uninterrupted
+            # 5-iteration run ends: same weights, same pools
+            resumed = launch(work, osp.join(tmp, 'resumed'), 5, '--resume')
+            self.assertIn('Restored the random generator states',
+                          resumed.stdout)
+            launch(osp.join(tmp, 'work_ref'), osp.join(tmp, 'ref'), 5)
+            for rank in (0, 1):
+                for name in (f'rank{rank}.pth', f'pools{rank}.pth'):
+                    got = torch.load(osp.join(tmp, 'resumed', name))
+                    want = torch.load(osp.join(tmp, 'ref', name))
+                    self.assertEqual(set(got), set(want))
+                    for key in want:
+                        a, b = got[key], want[key]
+                        if isinstance(b, dict):
+                            a, b = a['entries'], b['entries']
+                        self.assertTrue(torch.allclose(a, b, atol=1e-6),
+                                        f'rank {rank}: {key} differs')
