@@ -17,7 +17,6 @@ import os
 import os.path as osp
 import resource
 import statistics
-import sys
 import tempfile
 import time
 from copy import deepcopy

@@ -1,5 +1,3 @@
-import os.path as osp
-import tempfile
 from types import SimpleNamespace
 from unittest import TestCase, mock
 

@@ -53,7 +53,7 @@ class UnpairedFolderDataset(UnpairedImageDataset):
                  bad_files: str = 'error') -> None:
         if bad_files not in ('error', 'skip', 'ignore'):
             raise ConfigError("bad_files must be 'error', 'skip' or 'ignore', "
-                             f'got {bad_files!r}')
+                              f'got {bad_files!r}')
         self.bad_files = bad_files
         if not data_root:
             raise ConfigError(
@@ -66,7 +66,7 @@ class UnpairedFolderDataset(UnpairedImageDataset):
         if not (isinstance(domain_a, str) and isinstance(domain_b, str)
                 and domain_a and domain_b and domain_a != domain_b):
             raise ConfigError('domain_a and domain_b must be two different '
-                             f'names, got {domain_a!r} and {domain_b!r}')
+                              f'names, got {domain_a!r} and {domain_b!r}')
         self.domain_names = (domain_a, domain_b)
         # images smaller than a random crop that is not preceded by a
         # resize come out smaller than the crop (mmagic's Crop shrinks the
@@ -138,7 +138,7 @@ class UnpairedFolderDataset(UnpairedImageDataset):
         kept = [i for i in images if i not in problems]
         if not kept:
             raise MissingFileError(f'image folder {path} has no readable '
-                                    'images')
+                                   'images')
         return kept
 
 

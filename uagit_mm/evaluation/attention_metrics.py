@@ -103,11 +103,11 @@ class AttentionTranslationMetric(BaseMetric):
         super().__init__(collect_device=collect_device, prefix=prefix)
         if channel_order not in ('BGR', 'RGB'):
             raise ConfigError("AttentionTranslationMetric: channel_order must "
-                             f"be 'BGR' or 'RGB', got {channel_order!r}")
+                              f"be 'BGR' or 'RGB', got {channel_order!r}")
         if appearance is not None and not set(appearance.values()) <= {
                 'A', 'B'}:
             raise ConfigError('AttentionTranslationMetric: appearance values '
-                             f"must be 'A' or 'B', got {appearance}")
+                              f"must be 'A' or 'B', got {appearance}")
         self.domains = list(domains) if domains is not None else None
         self.appearance = dict(appearance) if appearance else None
         self.channel_order = channel_order

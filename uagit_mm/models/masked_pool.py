@@ -7,7 +7,7 @@ from mmagic.models.editors.cyclegan.cyclegan_modules import GANImageBuffer
 
 
 class MaskedImagePool:
-    """Keeps each pooled fake together with the attention mask it was made with.
+    """Keeps each pooled fake with the attention mask it was made with.
 
     Phase 2 of Mejjati et al. (NeurIPS 2018) shows the discriminator a pooled
     fake through the *same* mask that composed it, so fake and mask must leave

@@ -119,30 +119,33 @@ class UAGIT(BaseTranslationModel):
             reachable_domains = reachable_domains or domains
             related_domains = related_domains or domains
         if not reachable_domains or len(set(reachable_domains)) != 2:
-            raise ConfigError('UAGIT: model.domains (or reachable_domains) must '
-                             f'name exactly two domains, got '
-                             f'{domains or reachable_domains}')
+            raise ConfigError(
+                'UAGIT: model.domains (or reachable_domains) must name '
+                f'exactly two domains, got {domains or reachable_domains}')
         if default_domain not in reachable_domains:
-            raise ConfigError(f'UAGIT: model.default_domain {default_domain!r} is '
-                             f'not one of {reachable_domains}')
+            raise ConfigError(
+                f'UAGIT: model.default_domain {default_domain!r} is not one '
+                f'of {reachable_domains}')
         if isinstance(data_preprocessor, dict) and \
                 'data_keys' not in data_preprocessor:
             data_preprocessor = dict(
                 data_preprocessor,
                 data_keys=[f'img_{d}' for d in reachable_domains])
         if nonfinite not in ('stop', 'skip'):
-            raise ConfigError("UAGIT: model.nonfinite must be 'stop' or 'skip', got "
-                             f'{nonfinite!r}')
+            raise ConfigError("UAGIT: model.nonfinite must be 'stop' or "
+                              f"'skip', got {nonfinite!r}")
         if generator_input not in ('foreground', 'full'):
-            raise ConfigError("UAGIT: model.generator_input must be 'foreground' or "
-                             f"'full', got {generator_input!r}")
+            raise ConfigError("UAGIT: model.generator_input must be "
+                              f"'foreground' or 'full', got "
+                              f'{generator_input!r}')
         if switch_epoch is not None and switch_iter is not None:
-            raise ConfigError('UAGIT: set at most one of model.switch_epoch and '
-                             'model.switch_iter')
+            raise ConfigError('UAGIT: set at most one of model.switch_epoch '
+                              'and model.switch_iter')
         for key, val in (('switch_epoch', switch_epoch), ('switch_iter',
                                                           switch_iter)):
             if val is not None and int(val) < 0:
-                raise ConfigError(f'UAGIT: model.{key} must be >= 0, got {val}')
+                raise ConfigError(
+                    f'UAGIT: model.{key} must be >= 0, got {val}')
         super().__init__(generator, discriminator, default_domain,
                          reachable_domains, related_domains,
                          data_preprocessor)

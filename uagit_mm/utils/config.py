@@ -59,7 +59,7 @@ def enable_amp(cfg: Config, dtype: Optional[str] = None) -> None:
             continue
         if kind != 'OptimWrapper':
             raise ConfigError(f'--amp needs {name}.type = OptimWrapper, got '
-                             f'{kind!r}')
+                              f'{kind!r}')
         wrapper.type = 'AmpOptimWrapper'
         wrapper.setdefault('loss_scale', 'dynamic')
         wrapper.setdefault('dtype', dtype or _default_amp_dtype())

@@ -41,8 +41,8 @@ class AttentionCollapseHook(Hook):
                  high: float = 0.98) -> None:
         if patience < 1 or not 0.0 <= low < high <= 1.0:
             raise ConfigError('AttentionCollapseHook: need patience >= 1 and '
-                             f'0 <= low < high <= 1, got {patience}, {low}, '
-                             f'{high}')
+                              f'0 <= low < high <= 1, got {patience}, {low}, '
+                              f'{high}')
         self.patience = patience
         self.low = low
         self.high = high

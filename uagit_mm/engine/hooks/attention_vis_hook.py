@@ -50,7 +50,7 @@ class AttentionVisualizationHook(Hook):
                  bgr: bool = True) -> None:
         if interval < 1 or num_samples < 1:
             raise ConfigError('AttentionVisualizationHook: interval and '
-                             'num_samples must be >= 1')
+                              'num_samples must be >= 1')
         self.interval = interval
         self.num_samples = num_samples
         self.bgr = bgr

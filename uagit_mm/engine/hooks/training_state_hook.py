@@ -2,7 +2,6 @@
 exactly as the interrupted one would have."""
 from typing import List, Optional
 
-import torch
 import torch.distributed as torch_dist
 from mmengine.dist import get_rank, get_world_size, is_distributed
 from mmengine.hooks import CheckpointHook, Hook

@@ -53,7 +53,7 @@ class TranslationOutputHook(Hook):
                  max_images: Optional[int] = None) -> None:
         if domains is not None and len(domains) != 2:
             raise ConfigError('TranslationOutputHook: domains must name two '
-                             f'domains, got {domains}')
+                              f'domains, got {domains}')
         self.domains = list(domains) if domains is not None else None
         self.out_dir = out_dir
         self.max_images = max_images
