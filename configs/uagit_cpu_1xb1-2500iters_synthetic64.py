@@ -1,10 +1,10 @@
 # A CPU-sized run on the built-in synthetic dataset (64x64, made by
-# `python tools/make_synthetic_dataset.py data/synthetic64`), about 13 minutes
-# on 2 cores: ngf-32 generators with 3 residual blocks, 32-128-256-1
-# PatchGAN discriminators (base 32), batch 1, 2,500 iterations; phase 2 from
-# iteration 1,500 (60 %: the attention trains longer before it is frozen);
-# lr 2e-4 (CycleGAN's; the paper's 1e-4 is slow for this budget), decaying
-# linearly to 0 over the second half.
+# `python tools/make_synthetic_dataset.py data/synthetic64`), about 14.5
+# minutes on 2 cores (tools/compare.py): ngf-32 generators with 3 residual
+# blocks, 32-128-256-1 PatchGAN discriminators (base 32), batch 1, 2,500
+# iterations; phase 2 from iteration 1,500 (60 %: the attention trains longer
+# before it is frozen); lr 2e-4 (CycleGAN's; the paper's 1e-4 is slow for
+# this budget), decaying linearly to 0 over the second half.
 _base_ = [
     './_base_/models/uagit.py', './_base_/datasets/unpaired_256.py',
     './_base_/schedules/uagit_100e.py'

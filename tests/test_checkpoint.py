@@ -6,6 +6,7 @@ import pickle
 import tempfile
 import unittest
 from collections import OrderedDict
+from types import SimpleNamespace
 from unittest import mock
 
 import numpy as np
@@ -154,6 +155,30 @@ class TestSafeCheckpointHook(unittest.TestCase):
         self.assertEqual(list(ckpt['state_dict']), ['w'])
         self.assertTrue(torch.equal(ckpt['state_dict']['w'], torch.ones(2)))
 
+    def test_keys_of_wrapped_children_are_unwrapped(self):
+        # as in distributed runs: mmagic wraps each child in DDP, so
+        # mmengine's state_dict has 'generators.module.<...>' keys
+        from mmengine.model import is_model_wrapper
+        from mmengine.registry import MODEL_WRAPPERS
+
+        @MODEL_WRAPPERS.register_module(name='_TestWrapper', force=True)
+        class Wrapper(torch.nn.Module):
+            def __init__(self, module):
+                super().__init__()
+                self.module = module
+
+        inner = torch.nn.Module()
+        inner.w = torch.nn.Parameter(torch.ones(2))
+        outer = torch.nn.Module()
+        outer.generators = Wrapper(inner)
+        runner = SimpleNamespace(model=Wrapper(outer))
+        self.assertTrue(is_model_wrapper(runner.model))
+        ckpt = dict(state_dict=runner.model.state_dict())
+        self.assertEqual(list(ckpt['state_dict']),
+                         ['module.generators.module.w'])
+        SafeCheckpointHook().before_save_checkpoint(runner, ckpt)
+        self.assertEqual(list(ckpt['state_dict']), ['generators.w'])
+
     def test_save_then_load_restores_message_hub(self):
         hook = SafeCheckpointHook()
         state = _message_hub_state()
@@ -275,9 +300,6 @@ class TestInstall(unittest.TestCase):
             self.assertFalse(osp.exists(marker))
 
 
-if __name__ == '__main__':
-    unittest.main()
-
 
 class TestAtomicSave(unittest.TestCase):
 
@@ -351,3 +373,7 @@ class TestAtomicSave(unittest.TestCase):
             with tempfile.TemporaryDirectory() as other:
                 self.assertEqual(_newer_than_last_checkpoint(named, other),
                                  named)
+
+
+if __name__ == '__main__':
+    unittest.main()

@@ -64,11 +64,12 @@ class ToolTestCase(TestCase):
     def tearDownClass(cls):
         cls.tmp.cleanup()
 
-    def run_tool(self, *args):
+    def run_tool(self, *args, preexec_fn=None):
         env = dict(os.environ, OMP_NUM_THREADS='1')
         proc = subprocess.run([sys.executable, '-W', 'ignore', *args],
                               cwd=ROOT, text=True, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, timeout=600, env=env)
+                              stderr=subprocess.STDOUT, timeout=600, env=env,
+                              preexec_fn=preexec_fn)
         return proc.returncode, proc.stdout
 
 
@@ -153,6 +154,15 @@ class TestInference(ToolTestCase):
         torch.save({'state_dict': {}, 'x': Evil(marker)}, evil)
         with self.assertRaisesRegex(UnsafeCheckpointError, 'evil.pth'):
             init_model(CONFIG, evil, cfg_options=dict(TINY))
+        self.assertFalse(osp.exists(marker))
+        # the command says so in one line, without a traceback
+        rc, log = self.run_tool('tools/translate.py', CONFIG, evil,
+                                self.tmp.name, '--out-dir',
+                                osp.join(self.tmp.name, 'evil_out'),
+                                '--cfg-options', *TINY_ARGS)
+        self.assertEqual(rc, 2, log)
+        self.assertIn(f'Refusing to load {evil}', log)
+        self.assertNotIn('Traceback', log)
         self.assertFalse(osp.exists(marker))
 
     def test_mmagic_inferencer(self):
@@ -329,18 +339,14 @@ class TestHardInputs(ToolTestCase):
         os.chmod(osp.join(src, 'locked'), 0)
         out = osp.join(self.tmp.name, 'hard_out')
         try:
-            env = dict(os.environ, OMP_NUM_THREADS='1')
-            proc = subprocess.run(
-                [sys.executable, '-W', 'ignore', 'tools/translate.py', CONFIG,
-                 self.ckpt, src, '--out-dir', out, '--cfg-options',
-                 *TINY_ARGS], cwd=ROOT, text=True, stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT, timeout=600, env=env,
+            rc, log = self.run_tool(
+                'tools/translate.py', CONFIG, self.ckpt, src, '--out-dir',
+                out, '--cfg-options', *TINY_ARGS,
                 preexec_fn=drop_root_file_access if os.geteuid() == 0
                 else None)
         finally:
             os.chmod(osp.join(src, 'locked'), 0o755)
             os.chmod(osp.join(src, 'secret.png'), 0o644)
-        rc, log = proc.returncode, proc.stdout
         self.assertEqual(rc, 1, log)
         self.assertIn('translated 2', log)
         failures = [ln for ln in log.splitlines() if ln.startswith('failed:')]

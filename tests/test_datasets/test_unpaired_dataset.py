@@ -203,9 +203,6 @@ class TestPackUnpairedInputs(unittest.TestCase):
                          "PackUnpairedInputs(keys=('img',))")
 
 
-if __name__ == '__main__':
-    unittest.main()
-
 
 class TestBadFiles(unittest.TestCase):
 
@@ -335,3 +332,7 @@ class TestImageModes(unittest.TestCase):
                 self.assertEqual(img.dtype, torch.uint8, name)
                 self.assertEqual(tuple(int(v) for v in img[:, 0, 0]),
                                  expected[name], name)
+
+
+if __name__ == '__main__':
+    unittest.main()

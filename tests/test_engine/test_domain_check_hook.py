@@ -40,6 +40,7 @@ class TestDomainCheckHook(TestCase):
     def test_other_names_stop_with_the_keys(self):
         runner = runner_with(SimpleNamespace(domain_names=('A', 'B')))
         for call, key in ((DomainCheckHook().before_train, 'train_dataloader'),
+                          (DomainCheckHook().before_val, 'val_dataloader'),
                           (DomainCheckHook().before_test, 'test_dataloader')):
             with self.assertRaises(ConfigError) as ctx:
                 call(runner)

@@ -306,3 +306,29 @@ class TestNonFinite(TestCase):
             self.assertTrue(torch.equal(b, p))
         with self.assertRaisesRegex(ValueError, 'nonfinite'):
             build(nonfinite='ignore')
+
+
+class TestGradientAccumulation(TestCase):
+    """``accumulative_counts`` of the optimizer wrappers is honoured: the
+    weights change every second step only."""
+
+    def test_two_step_accumulation(self):
+        torch.manual_seed(0)
+        model = build()
+        optim_cfg = deepcopy(OPTIM)
+        for wrapper in optim_cfg.values():
+            wrapper['accumulative_counts'] = 2
+        optim = MultiOptimWrapperConstructor(optim_cfg)(model)
+
+        def snapshot():
+            return [p.detach().clone() for p in model.parameters()]
+
+        def changed(before):
+            return any(not torch.equal(b, p)
+                       for b, p in zip(before, model.parameters()))
+
+        for it in range(4):
+            before = snapshot()
+            set_iter(it)
+            model.train_step(batch(), optim)
+            self.assertEqual(changed(before), it % 2 == 1, f'step {it}')

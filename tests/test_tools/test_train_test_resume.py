@@ -32,19 +32,26 @@ def run(*args):
     return proc.returncode, proc.stdout
 
 
-class TestTrainTestResume(TestCase):
+class SyntheticDataTestCase(TestCase):
+    """A temporary folder with a tiny built-in dataset (32 px) in ``data``."""
+
+    num_images = 3  # per train and test folder
 
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory()
         cls.data = osp.join(cls.tmp.name, 'data')
         rc, out = run('tools/make_synthetic_dataset.py', cls.data, '--size',
-                      '32', '--num-train', '3', '--num-test', '3')
+                      '32', '--num-train', str(cls.num_images),
+                      '--num-test', str(cls.num_images))
         assert rc == 0, out
 
     @classmethod
     def tearDownClass(cls):
         cls.tmp.cleanup()
+
+
+class TestTrainTestResume(SyntheticDataTestCase):
 
     def test_train_test_resume(self):
         work = osp.join(self.tmp.name, 'work')
@@ -140,21 +147,11 @@ class TouchPayload:
         return pathlib.Path.touch, (pathlib.Path(self.marker), )
 
 
-class TestBadConfigsAndCheckpoints(TestCase):
+class TestBadConfigsAndCheckpoints(SyntheticDataTestCase):
     """Each mistake stops the tool before training or testing with one
     message naming the key or file: exit status 2, no traceback."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
-        cls.data = osp.join(cls.tmp.name, 'data')
-        rc, out = run('tools/make_synthetic_dataset.py', cls.data, '--size',
-                      '32', '--num-train', '2', '--num-test', '2')
-        assert rc == 0, out
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.tmp.cleanup()
+    num_images = 2
 
     def check_refused(self, tool_args, *expected):
         rc, out = run(*tool_args)

@@ -67,6 +67,13 @@ def output_paths(out_dir: str, rel: str, side_by_side: bool) -> dict:
 
 
 def main(argv=None) -> int:
+    """The command; a ``UserError`` (e.g. a refused checkpoint) ends it with
+    its message and status 2, as in the other tools."""
+    from uagit_mm.errors import run_tool
+    return run_tool(_main, argv)
+
+
+def _main(argv=None) -> int:
     args = parse_args(argv)
     from tqdm import tqdm
 

@@ -19,6 +19,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
+from mmengine.dist import all_gather_object
 from mmengine.evaluator import BaseMetric
 from mmengine.model import is_model_wrapper
 
@@ -161,8 +162,9 @@ class AttentionTranslationMetric(BaseMetric):
                     want_striped = self.appearance[tgt] == 'B'
                     stats['translated'] = float(striped == want_striped)
                 result[f'{src}2{tgt}'] = stats
-            if result:
-                self.results.append(result)
+            # one entry per sample (empty without masks): mmengine
+            # interleaves the processes' results and cuts at the shortest
+            self.results.append(result)
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         metrics = {}
@@ -177,9 +179,9 @@ class AttentionTranslationMetric(BaseMetric):
         return metrics
 
     def evaluate(self, size: Optional[int] = None) -> dict:
-        """Compute the metrics; ``size`` is not needed (mmagic calls this
-        without it)."""
-        if not self.results:
-            self.results = []
-            return {}
-        return super().evaluate(len(self.results))
+        """Compute the metrics over all processes' samples; ``size`` (the
+        dataset length) is counted when not given (mmagic's MultiTestLoop
+        calls this without it)."""
+        if size is None:
+            size = sum(all_gather_object(len(self.results)))
+        return super().evaluate(size)

@@ -41,11 +41,24 @@ def sync_gradients(modules: Sequence[nn.Module]) -> None:
             g.copy_(synced)
 
 
-def update_with_sync(wrapper, loss: torch.Tensor,
+def update_with_sync(wrappers, loss: torch.Tensor,
                      modules: Sequence[nn.Module]) -> None:
-    """``wrapper.update_params(loss)`` with gradients averaged across
-    processes between backward and step."""
-    wrapper.backward(loss)
-    sync_gradients(modules)
-    wrapper.step()
-    wrapper.zero_grad()
+    """``OptimWrapper.update_params(loss)`` with gradients averaged across
+    processes between backward and step.
+
+    Args:
+        wrappers (OptimWrapper | list[OptimWrapper]): The first one does the
+            backward (loss scaling and gradient accumulation as in
+            ``update_params``); all of them step together.
+        loss (Tensor): The loss.
+        modules (list[nn.Module]): Whose gradients to average.
+    """
+    wrappers = list(wrappers) if isinstance(wrappers, (list, tuple)) \
+        else [wrappers]
+    first = wrappers[0]
+    first.backward(first.scale_loss(loss))
+    if first.should_update():
+        sync_gradients(modules)
+        for wrapper in wrappers:
+            wrapper.step()
+            wrapper.zero_grad()

@@ -6,10 +6,11 @@ from typing import Dict
 
 import torch
 from mmengine import MessageHub, print_log
+from mmengine.dist import all_reduce
 from mmengine.optim import AmpOptimWrapper, OptimWrapperDict
 
 from mmagic.models.utils import set_requires_grad
-from .grad_sync import sync_gradients, update_with_sync
+from .grad_sync import update_with_sync
 
 Tensor = torch.Tensor
 
@@ -133,11 +134,8 @@ class TwoPhaseTrainingMixin:
                     '(two loss scalers on one loss); put the attention '
                     "networks into the generators' wrapper with "
                     "modules=['generators', 'attentions'] for AMP.")
-            gen_wrapper.backward(loss)
-            sync_gradients([self.generators, self.attentions])
-            for wrapper in (gen_wrapper, att_wrapper):
-                wrapper.step()
-                wrapper.zero_grad()
+            update_with_sync([gen_wrapper, att_wrapper], loss,
+                             [self.generators, self.attentions])
         else:
             update_with_sync(gen_wrapper, loss,
                              [self.generators, self.attentions])
@@ -147,11 +145,16 @@ class TwoPhaseTrainingMixin:
         """Check the losses; stop or skip (see ``nonfinite``) when one is
         NaN or infinite."""
         # one device sync for all losses; the names only on failure
-        if torch.isfinite(torch.stack([v.detach() for v in losses.values()
-                                       ])).all():
+        finite = torch.isfinite(torch.stack(
+            [v.detach() for v in losses.values()])).all().float()
+        # all processes decide together: a rank that skipped (or stopped)
+        # alone would leave the others waiting in the gradient all-reduce
+        all_reduce(finite, op='min')
+        if finite.item() == 1.0:
             return True
         bad = {k: float(v) for k, v in losses.items()
-               if not torch.isfinite(v.detach())}
+               if not torch.isfinite(v.detach())} or {
+                   'another process': float('nan')}
         it = MessageHub.get_current_instance().get_info('iter', 0)
         msg = (f'non-finite loss at iteration {it + 1}: ' + ', '.join(
             f'{k} = {v}' for k, v in bad.items()))

@@ -94,6 +94,7 @@ class TrainingStateHook(Hook):
         self._val_state: Optional[dict] = None
         self._pending: Optional[dict] = None
         self._group = None
+        self._ckpt_hooks: List[CheckpointHook] = []
 
     # ------------------------------------------------------------------
     # collection
@@ -111,6 +112,8 @@ class TrainingStateHook(Hook):
         return state
 
     def before_train(self, runner) -> None:
+        self._ckpt_hooks = [h for h in runner.hooks
+                            if isinstance(h, CheckpointHook)]
         # A gloo group to gather the states on rank 0 (NCCL has no
         # gather_object); every rank creates it here, at the same time.
         if is_distributed() and self._group is None:
@@ -128,12 +131,9 @@ class TrainingStateHook(Hook):
             torch_dist.gather_object(local, states, dst=0, group=self._group)
         self._gathered = (runner.iter, states)
 
-    def _checkpoint_hooks(self, runner) -> List[CheckpointHook]:
-        return [h for h in runner.hooks if isinstance(h, CheckpointHook)]
-
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
                          outputs=None) -> None:
-        for hook in self._checkpoint_hooks(runner):
+        for hook in self._ckpt_hooks:
             if not hook.by_epoch and (
                     hook.every_n_train_iters(runner, hook.interval,
                                              hook.save_begin) or
@@ -142,7 +142,7 @@ class TrainingStateHook(Hook):
                 return
 
     def after_train_epoch(self, runner) -> None:
-        for hook in self._checkpoint_hooks(runner):
+        for hook in self._ckpt_hooks:
             if hook.by_epoch and (
                     hook.every_n_epochs(runner, hook.interval,
                                         hook.save_begin) or
