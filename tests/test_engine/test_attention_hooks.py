@@ -17,7 +17,7 @@ class TestAttentionCollapseHook(TestCase):
     def _feed(self, hook, means, start=0):
         runner = SimpleNamespace(iter=start)
         with mock.patch(
-                'uagit_mm.engine.hooks.attention_monitor_hook.print_log'
+                'uagit_mm.engine.hooks.attention_collapse_hook.print_log'
         ) as log:
             for i, (a, b) in enumerate(means):
                 runner.iter = start + i

@@ -1,5 +1,5 @@
-from .attention_monitor_hook import AttentionCollapseHook
-from .attention_vis_hook import AttentionVisualizationHook
+from .attention_collapse_hook import AttentionCollapseHook
+from .attention_visualization_hook import AttentionVisualizationHook
 from .domain_check_hook import DomainCheckHook
 from .safe_checkpoint_hook import SafeCheckpointHook
 from .schedule_check_hook import PhaseScheduleHook
