@@ -44,6 +44,6 @@ optim_wrapper = dict(
 
 # the attention hooks have nothing to show for a model without attention
 custom_hooks = [
-    dict(type='SafeCheckpointHook'),
     dict(type='TranslationOutputHook'),
+    dict(type='RunCheckHook'),
 ]

@@ -70,8 +70,6 @@ param_scheduler = [
 ]
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
-    checkpoint=dict(
-        type='CheckpointHook', interval=500, by_epoch=False,
-        max_keep_ckpts=3))
+    checkpoint=dict(interval=500, by_epoch=False, max_keep_ckpts=3))
 log_processor = dict(by_epoch=False)
 env_cfg = dict(cudnn_benchmark=False)

@@ -1,4 +1,5 @@
-"""Tests for uagit_mm/checkpoint.py and engine/hooks/safe_checkpoint_hook."""
+"""Tests for uagit_mm/checkpoint.py, uagit_mm/fileio.py,
+engine/hooks/safe_checkpoint_hook.py and engine/runner.py."""
 import os
 import os.path as osp
 import pathlib
@@ -14,12 +15,14 @@ import torch
 from mmengine import MessageHub
 from mmengine.logging import HistoryBuffer
 
-import uagit_mm  # noqa: F401  (installs the checkpoint loader)
-from uagit_mm import checkpoint
-from uagit_mm.checkpoint import (UnsafeCheckpointError, load_from_local,
-                                 trusted_loading)
-from uagit_mm.engine import SafeCheckpointHook
-from uagit_mm.engine.hooks.safe_checkpoint_hook import _from_plain, _to_plain
+import uagit_mm  # noqa: F401
+from uagit_mm.checkpoint import (UnsafeCheckpointError, load_checkpoint_file,
+                                 load_from_local, trusted_loading)
+from uagit_mm.engine import SafeCheckpointHook, UAGITRunner
+from uagit_mm.engine.hooks.safe_checkpoint_hook import (KEY, _from_plain,
+                                                        _to_plain)
+from uagit_mm.engine.runner import checkpoints_newest_first, is_corrupt_error
+from uagit_mm.fileio import BACKEND_ARGS
 
 
 class Harmless:
@@ -200,7 +203,13 @@ class TestSafeCheckpointHook(unittest.TestCase):
         ckpt = dict(state_dict=OrderedDict(w=torch.ones(2)))
         SafeCheckpointHook().before_save_checkpoint(_runner(), ckpt)
         SafeCheckpointHook().after_load_checkpoint(None, ckpt)
-        self.assertEqual(set(ckpt), {'state_dict'})
+        self.assertEqual(set(ckpt), {'state_dict', KEY})
+
+    def test_writes_through_the_atomic_backend_by_default(self):
+        self.assertEqual(SafeCheckpointHook().backend_args, BACKEND_ARGS)
+        own = dict(backend='local')
+        self.assertEqual(SafeCheckpointHook(backend_args=own).backend_args,
+                         own)
 
 
 class TestLoadFromLocal(unittest.TestCase):
@@ -269,71 +278,71 @@ class TestLoadFromLocal(unittest.TestCase):
         self.assertTrue(torch.equal(ckpt['w'], torch.ones(1)))
 
 
-class TestInstall(unittest.TestCase):
+class TestLoadersUntouched(unittest.TestCase):
+    """mmengine's own loaders are not patched: only uagit_mm's runner,
+    inferencer and tools load through load_from_local."""
 
-    def test_local_paths_use_load_from_local(self):
-        from mmengine.runner.checkpoint import CheckpointLoader
+    def test_mmengine_local_loader_is_its_own(self):
+        from mmengine.runner import checkpoint as mm_checkpoint
         for name in ('some/local/file.pth', '/abs/file.pth', 'file.pth'):
-            self.assertIs(CheckpointLoader._get_checkpoint_loader(name),
-                          checkpoint.load_from_local, name)
+            self.assertIs(
+                mm_checkpoint.CheckpointLoader._get_checkpoint_loader(name),
+                mm_checkpoint.load_from_local, name)
 
-    def test_remote_schemes_unchanged(self):
-        from mmengine.runner.checkpoint import CheckpointLoader
-        self.assertIsNot(
-            CheckpointLoader._get_checkpoint_loader('https://x.org/a.pth'),
-            checkpoint.load_from_local)
-
-    def test_runner_resume_wrapped_once(self):
-        from mmengine.runner import Runner
-        self.assertTrue(getattr(Runner.resume, '_uagit_wrapped', False))
-        resume = Runner.resume
-        checkpoint.install()
-        self.assertIs(Runner.resume, resume)
-
-    def test_mmengine_load_checkpoint_refuses_payload(self):
-        from mmengine.runner.checkpoint import _load_checkpoint
+    def test_load_checkpoint_file_refuses_payload(self):
         with tempfile.TemporaryDirectory() as tmp:
             marker = osp.join(tmp, 'payload_ran')
             path = _save(dict(meta=TouchPayload(marker)), tmp)
             with self.assertRaises(UnsafeCheckpointError):
-                _load_checkpoint(path, map_location='cpu')
+                load_checkpoint_file(path, map_location='cpu')
             self.assertFalse(osp.exists(marker))
 
 
-
-class TestAtomicSave(unittest.TestCase):
+class TestAtomicBackend(unittest.TestCase):
 
     def test_failed_write_keeps_the_old_file(self):
-        import os
-        import tempfile
-
-        import torch
-
-        from mmengine.runner import runner as runner_module
+        from mmengine.runner.checkpoint import save_checkpoint
         with tempfile.TemporaryDirectory() as d:
             path = os.path.join(d, 'iter_1.pth')
-            runner_module.save_checkpoint({'a': torch.ones(2)}, path)
+            save_checkpoint({'a': torch.ones(2)}, path,
+                            backend_args=BACKEND_ARGS)
             self.assertTrue(torch.equal(
                 torch.load(path, weights_only=True)['a'], torch.ones(2)))
 
-            def broken_save(obj, f, *a, **k):
-                f.write(b'partial bytes')
-                raise OSError('disk full')
+            def disk_full(fd):
+                raise OSError(28, 'No space left on device')
 
-            with mock.patch('torch.save', broken_save):
-                with self.assertRaises(OSError):
-                    runner_module.save_checkpoint({'a': torch.zeros(2)}, path)
+            with mock.patch('os.fsync', disk_full):
+                with self.assertRaisesRegex(OSError, 'No space left'):
+                    save_checkpoint({'a': torch.zeros(2)}, path,
+                                    backend_args=BACKEND_ARGS)
             self.assertTrue(torch.equal(
                 torch.load(path, weights_only=True)['a'], torch.ones(2)))
             self.assertEqual(os.listdir(d), ['iter_1.pth'])
 
-    def test_newest_first_and_corruption_detection(self):
-        import os
-        import tempfile
-        import zipfile
+    def test_stock_local_backend_is_not_atomic(self):
+        """Control for the test above: mmengine's own backend truncates."""
+        from mmengine.runner.checkpoint import save_checkpoint
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, 'iter_1.pth')
+            save_checkpoint({'a': torch.ones(2)}, path)
 
-        from uagit_mm.checkpoint import (_is_corrupt_error,
-                                         checkpoints_newest_first)
+            def broken_put(self, obj, filepath):
+                with open(filepath, 'wb') as f:
+                    f.write(obj[:10])
+                raise OSError(28, 'No space left on device')
+
+            with mock.patch('mmengine.fileio.LocalBackend.put', broken_put):
+                with self.assertRaises(OSError):
+                    save_checkpoint({'a': torch.zeros(2)}, path)
+            with self.assertRaises(Exception):
+                torch.load(path, weights_only=True)
+
+
+class TestResumeChoice(unittest.TestCase):
+
+    def test_newest_first_and_corruption_detection(self):
+        import zipfile
         with tempfile.TemporaryDirectory() as d:
             for n in (2, 10, 4):
                 open(os.path.join(d, f'iter_{n}.pth'), 'w').close()
@@ -341,39 +350,35 @@ class TestAtomicSave(unittest.TestCase):
             self.assertEqual(
                 [os.path.basename(p) for p in checkpoints_newest_first(d)],
                 ['iter_10.pth', 'iter_4.pth', 'iter_2.pth'])
-        self.assertTrue(_is_corrupt_error(EOFError()))
-        self.assertTrue(_is_corrupt_error(zipfile.BadZipFile()))
-        self.assertTrue(_is_corrupt_error(RuntimeError(
+        self.assertTrue(is_corrupt_error(EOFError()))
+        self.assertTrue(is_corrupt_error(zipfile.BadZipFile()))
+        self.assertTrue(is_corrupt_error(RuntimeError(
             'PytorchStreamReader failed reading zip archive: failed finding '
             'central directory')))
-        self.assertFalse(_is_corrupt_error(RuntimeError('size mismatch')))
-        self.assertFalse(_is_corrupt_error(UnsafeCheckpointError('x')))
+        self.assertFalse(is_corrupt_error(RuntimeError('size mismatch')))
+        self.assertFalse(is_corrupt_error(UnsafeCheckpointError('x')))
 
     def test_resume_takes_a_newer_complete_checkpoint(self):
-        import os
-        import tempfile
-
-        from uagit_mm.checkpoint import _newer_than_last_checkpoint
         with tempfile.TemporaryDirectory() as d:
+            runner = SimpleNamespace(work_dir=d, logger=mock.MagicMock())
+
             def make(name, mtime):
                 path = os.path.join(d, name)
                 open(path, 'w').close()
                 os.utime(path, (mtime, mtime))
                 return path
 
+            def choice(named):
+                return UAGITRunner._newest_complete(runner, named)
+
             named = make('iter_5.pth', 1000)
             newer = make('iter_10.pth', 2000)
             make('epoch_20.pth', 3000)  # another kind: never taken
             # killed after writing iter_10, before last_checkpoint named it
-            self.assertEqual(_newer_than_last_checkpoint(named, d), newer)
+            self.assertEqual(choice(named), newer)
             # a higher number left by an earlier run (older file): not taken
             os.utime(newer, (500, 500))
-            self.assertEqual(_newer_than_last_checkpoint(named, d), named)
-            # outside the work dir: as given
-            with tempfile.TemporaryDirectory() as other:
-                self.assertEqual(_newer_than_last_checkpoint(named, other),
-                                 named)
-
+            self.assertEqual(choice(named), named)
 
 if __name__ == '__main__':
     unittest.main()

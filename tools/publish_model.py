@@ -11,7 +11,7 @@ full unpickling, pass --trust-input once for a file you made yourself.
 """
 import argparse
 import hashlib
-import os
+import io
 import os.path as osp
 import sys
 
@@ -58,17 +58,12 @@ def publish(in_file: str, out_file: str, keep_discriminators: bool = False,
     meta['uagit_mm_version'] = uagit_mm.__version__
 
     root, ext = osp.splitext(out_file)
-    os.makedirs(osp.dirname(osp.abspath(out_file)), exist_ok=True)
-    tmp = f'{root}.part{os.getpid()}'
-    try:
-        torch.save({'state_dict': weights, 'meta': meta}, tmp)
-        with open(tmp, 'rb') as f:
-            sha = hashlib.sha256(f.read()).hexdigest()
-        final = f'{root}-{sha[:8]}{ext or ".pth"}'
-        os.replace(tmp, final)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
+    buf = io.BytesIO()
+    torch.save({'state_dict': weights, 'meta': meta}, buf)
+    data = buf.getvalue()
+    final = f'{root}-{hashlib.sha256(data).hexdigest()[:8]}{ext or ".pth"}'
+    from uagit_mm.fileio import atomic_backend
+    atomic_backend().put(data, final)
     return final
 
 

@@ -6,6 +6,7 @@ import os.path as osp
 
 from mmengine.config import DictAction
 from mmengine.logging import print_log
+from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 
@@ -48,19 +49,17 @@ def main():
         if hook.get('type') == 'TranslationOutputHook':
             hook['out_dir'] = args.out_dir
 
-    runner = Runner.from_cfg(cfg)
+    # the configs name UAGITRunner (runner_type); others get mmengine's
+    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else \
+        Runner.from_cfg(cfg)
     metrics = runner.test()
     if metrics:
         print_log(f'Metrics: {metrics}', logger='current')
     if args.out_metrics:
-        out = osp.abspath(args.out_metrics)
-        os.makedirs(osp.dirname(out), exist_ok=True)
-        tmp = f'{out}.tmp{os.getpid()}'  # a good old file stays until done
-        with open(tmp, 'w') as f:
-            json.dump({k: float(v) for k, v in (metrics or {}).items()}, f,
-                      indent=1)
-        os.replace(tmp, out)
-
+        from uagit_mm.fileio import atomic_backend
+        atomic_backend().put_text(
+            json.dumps({k: float(v) for k, v in (metrics or {}).items()},
+                       indent=1), osp.abspath(args.out_metrics))
 
 if __name__ == '__main__':
     from uagit_mm.errors import run_tool

@@ -6,6 +6,7 @@ import os.path as osp
 
 from mmengine.config import DictAction
 from mmengine.logging import print_log
+from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 
@@ -47,7 +48,9 @@ def main():
     if args.resume:
         cfg.resume = True
 
-    runner = Runner.from_cfg(cfg)
+    # the configs name UAGITRunner (runner_type); others get mmengine's
+    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else \
+        Runner.from_cfg(cfg)
     print_log(f'Working directory: {cfg.work_dir}', logger='current')
     runner.train()
     print_log(f'Checkpoints under {cfg.work_dir}, logs under '

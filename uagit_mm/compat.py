@@ -13,8 +13,10 @@ nothing). The four problems are described in the README ("Compatibility").
    for modules that are neither conv nor batch-norm (ReLU, InstanceNorm) when
    the Runner records init info (open-mmlab/mmagic#2109).
 4. torch >= 2.6 loads checkpoints with ``weights_only=True`` and mmengine
-   checkpoints hold the message hub (``HistoryBuffer``, numpy arrays).
-   See :mod:`uagit_mm.checkpoint` for how loading is made to work safely.
+   checkpoints hold the message hub (``HistoryBuffer``, numpy arrays). Not
+   patched: uagit_mm's own runs write checkpoints that need no unpickling
+   (:class:`uagit_mm.engine.SafeCheckpointHook`) and load them through
+   :class:`uagit_mm.engine.UAGITRunner`; mmengine's loaders are untouched.
 5. mmengine's ``--launcher pytorch`` calls ``torch.cuda.set_device`` even on
    a machine without a GPU, so multi-process CPU training (gloo) cannot
    start, and the Runner gives DDP GPU ``device_ids``; without CUDA the
@@ -199,11 +201,9 @@ def apply_before_mmagic() -> None:
 
 
 def apply_after_mmagic() -> None:
-    """Fixes that patch already-imported code (3, 4 and 5)."""
+    """Fixes that patch already-imported code (3 and 5)."""
     _fix_generation_init_weights()
     _fix_cpu_pytorch_launcher()
-    from . import checkpoint
-    checkpoint.install()
 
 
 apply_before_mmagic()

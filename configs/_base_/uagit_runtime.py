@@ -5,23 +5,25 @@ _base_ = ['mmagic::_base_/gen_default_runtime.py']
 
 custom_imports = dict(imports=['uagit_mm'], allow_failed_imports=False)
 
+# mmengine's Runner that loads checkpoints with weights_only=True and resumes
+# from the newest intact checkpoint (uagit_mm/engine/runner.py)
+runner_type = 'UAGITRunner'
+
+# mmengine's CheckpointHook writing atomically, loadable with
+# torch.load(weights_only=True), with every process's random generators and
+# image pools, so that --resume continues as if the run had not stopped
+default_hooks = dict(checkpoint=dict(type='SafeCheckpointHook'))
+
 custom_hooks = [
-    # checkpoints loadable with torch.load(weights_only=True)
-    dict(type='SafeCheckpointHook'),
-    # random generator states and image pools of every process, so that
-    # --resume continues as if the run had not stopped
-    dict(type='TrainingStateHook'),
     # tools/test.py writes every translation and attention mask
     dict(type='TranslationOutputHook'),
     # input | attention | translated | reconstruction grids, both directions
     dict(type='AttentionVisualizationHook', interval=1000, num_samples=4),
     # a warning when a mask stays near all-zero or all-one
     dict(type='AttentionCollapseHook', patience=500, low=0.02, high=0.98),
-    # stops before training when the phase switch lies past its end
-    dict(type='PhaseScheduleHook'),
     # stops before training/testing when dataset and model name different
-    # domains
-    dict(type='DomainCheckHook'),
+    # domains or the phase switch lies past the end of training
+    dict(type='RunCheckHook'),
 ]
 
 # Grids and scalars go to <log_dir>/vis_data; also to TensorBoard when it is

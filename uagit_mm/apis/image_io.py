@@ -6,6 +6,8 @@ from typing import List, Optional, Tuple
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from ..fileio import save_png
+
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp',
                   '.ppm', '.pgm', '.gif')
 
@@ -115,13 +117,7 @@ def find_images(root: str,
 
 
 def save_png_atomic(path: str, rgb_or_gray: np.ndarray) -> None:
-    """Write a PNG through a temporary file renamed into place, so a crash
-    never leaves a partial file under the final name."""
-    os.makedirs(osp.dirname(path) or '.', exist_ok=True)
-    tmp = f'{path}.part{os.getpid()}'
-    try:
-        Image.fromarray(rgb_or_gray).save(tmp, format='PNG')
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
+    """Write a PNG through the atomic file backend
+    (:func:`uagit_mm.fileio.save_png`): a crash never leaves a partial
+    file under the final name."""
+    save_png(path, rgb_or_gray)

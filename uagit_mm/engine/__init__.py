@@ -1,9 +1,8 @@
 from .hooks import (AttentionCollapseHook, AttentionVisualizationHook,
-                    DomainCheckHook, PhaseScheduleHook, SafeCheckpointHook,
-                    TrainingStateHook, TranslationOutputHook)
+                    RunCheckHook, SafeCheckpointHook, TranslationOutputHook)
+from .runner import UAGITRunner
 
 __all__ = [
-    'AttentionCollapseHook', 'AttentionVisualizationHook', 'DomainCheckHook',
-    'PhaseScheduleHook', 'SafeCheckpointHook', 'TrainingStateHook',
-    'TranslationOutputHook'
+    'AttentionCollapseHook', 'AttentionVisualizationHook', 'RunCheckHook',
+    'SafeCheckpointHook', 'TranslationOutputHook', 'UAGITRunner'
 ]

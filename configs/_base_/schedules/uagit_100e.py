@@ -16,7 +16,7 @@ param_scheduler = [
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=100, log_metric_by_epoch=True),
     checkpoint=dict(
-        type='CheckpointHook', interval=5, by_epoch=True, max_keep_ckpts=5))
+        interval=5, by_epoch=True, max_keep_ckpts=5))
 log_processor = dict(type='LogProcessor', by_epoch=True)
 
 # Adam as in the paper. Every sub-optimizer has an explicit type so that

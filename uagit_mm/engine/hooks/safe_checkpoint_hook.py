@@ -1,16 +1,23 @@
-"""Keep checkpoints loadable with ``torch.load(weights_only=True)``."""
-from typing import Any
+"""mmengine's CheckpointHook, writing checkpoints that load with
+``torch.load(weights_only=True)`` and that resume exactly."""
+from typing import Any, Optional
 
 import numpy as np
 import torch
-from mmengine.hooks import Hook
-from mmengine.logging import HistoryBuffer
-from mmengine.model import is_model_wrapper
+import torch.distributed as torch_dist
+from mmengine.dist import get_rank, get_world_size, is_distributed
+from mmengine.hooks import CheckpointHook
+from mmengine.logging import HistoryBuffer, print_log
+from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop
 from mmengine.runner.checkpoint import get_state_dict, weights_to_cpu
 
 from mmagic.registry import HOOKS
+from ...fileio import BACKEND_ARGS
+from ...utils import get_rng_state, set_rng_state, unwrap_model
 
 _TAG = '__uagit_history_buffer__'
+#: checkpoint key of the random generator states and image pools
+KEY = 'uagit_training_state'
 
 
 def _to_plain(value: Any) -> Any:
@@ -45,36 +52,196 @@ def _from_plain(value: Any) -> Any:
     return value
 
 
-@HOOKS.register_module()
-class SafeCheckpointHook(Hook):
-    """Store the message hub as tensors so checkpoints need no unpickling,
-    and the weights under the same keys in single- and multi-process runs.
+class _RestoreAfterSkip:
+    """Stands in for ``IterBasedTrainLoop.dataloader_iterator`` on resume:
+    the loop first draws (and drops) the batches trained before the
+    checkpoint, with this process's generators when ``num_workers=0``; the
+    saved states are set after those draws, right before the first new
+    batch, and the loop gets its own iterator back."""
 
-    mmengine saves the message hub as ``HistoryBuffer`` objects with numpy
-    arrays, which ``torch.load(weights_only=True)`` (the default since torch
-    2.6) refuses. This hook converts them to plain dicts of tensors before a
-    checkpoint is written and back after one is loaded, so resume restores
-    the same logs and runtime info. See :mod:`uagit_mm.checkpoint`.
+    def __init__(self, loop, skip: int, state: dict) -> None:
+        self.loop, self.inner = loop, loop.dataloader_iterator
+        self.skip, self.state = skip, state
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self.skip > 0:
+            self.skip -= 1
+            return next(self.inner)
+        set_rng_state(self.state)
+        self.loop.dataloader_iterator = self.inner
+        return next(self.inner)
+
+
+@HOOKS.register_module()
+class SafeCheckpointHook(CheckpointHook):
+    """``CheckpointHook`` for exact, safe resumes; set it as
+    ``default_hooks.checkpoint.type``. mmengine decides when to save; this
+    class changes what is saved and how:
+
+    - **Loadable without unpickling code.** mmengine stores the message hub
+      as ``HistoryBuffer`` objects holding numpy arrays, which
+      ``torch.load(weights_only=True)`` (the default since torch 2.6)
+      refuses; they are stored as plain dicts of tensors and turned back on
+      load. The weights are saved from the unwrapped model, so a
+      distributed run's checkpoint has the keys of a single-process one.
+    - **Exact resume.** In its save path (on every process, so the states
+      are gathered from all ranks onto rank 0 through a gloo group) it
+      stores each process's random generators (Python, numpy, torch, CUDA)
+      and the model's ``image_pools`` (fakes with their masks) under
+      ``checkpoint['uagit_training_state']``, and puts them back on
+      ``--resume`` (not for ``load_from`` or testing), right before the
+      first new batch: after the batches mmengine's ``IterBasedTrainLoop``
+      replays, and for epoch-based loops after replaying the finished
+      epochs' data so persistent workers continue their augmentation stream
+      (``replay_epochs=False`` skips that). Epoch-based runs resumed from a
+      checkpoint written inside an epoch restart that epoch (mmengine's
+      behaviour) and are not exact. Validation leaves the training
+      generators untouched.
+    - **Atomic writes.** ``backend_args`` defaults to the ``atomic_local``
+      backend (:mod:`uagit_mm.fileio`): a killed run or a full disk never
+      leaves a truncated file under a checkpoint name.
+
+    Args:
+        save_image_pools (bool): Store the image pools (about 1 MB per
+            pooled 256x256 fake with its mask, float32). Defaults to True.
+        replay_epochs (bool): See above. Defaults to True.
+        **kwargs: Passed to mmengine's ``CheckpointHook``.
     """
 
-    priority = 'VERY_LOW'
+    def __init__(self, save_image_pools: bool = True,
+                 replay_epochs: bool = True, **kwargs) -> None:
+        if kwargs.get('backend_args') is None and \
+                kwargs.get('file_client_args') is None:
+            kwargs['backend_args'] = dict(BACKEND_ARGS)
+        super().__init__(**kwargs)
+        self.save_image_pools = save_image_pools
+        self.replay_epochs = replay_epochs
+        self._gathered: Optional[tuple] = None  # (iter, [state per rank])
+        self._pending: Optional[dict] = None
+        self._val_state: Optional[dict] = None
+        self._group = None
+
+    # ------------------------------------------------------------------
+    # saving
+    def before_train(self, runner) -> None:
+        super().before_train(runner)
+        # a gloo group to gather the states on rank 0 (NCCL has no
+        # gather_object); every rank creates it here, at the same time
+        if is_distributed() and self._group is None:
+            self._group = torch_dist.new_group(backend='gloo') \
+                if torch_dist.get_backend() != 'gloo' else \
+                torch_dist.group.WORLD
+
+    def _local_state(self, runner) -> dict:
+        state = dict(rng=get_rng_state())
+        pools = getattr(unwrap_model(runner.model), 'image_pools', None)
+        if self.save_image_pools and pools:
+            state['image_pools'] = {d: p.state_dict()
+                                    for d, p in pools.items()}
+        return state
+
+    def _save_checkpoint_with_step(self, runner, step, meta):
+        # runs on every process; runner.save_checkpoint on rank 0 only
+        local = self._local_state(runner)
+        states = [local]
+        if is_distributed():
+            states = [None] * get_world_size() if get_rank() == 0 else None
+            torch_dist.gather_object(local, states, dst=0, group=self._group)
+        self._gathered = (runner.iter, states)
+        super()._save_checkpoint_with_step(runner, step, meta)
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        # mmengine saves ``model.state_dict()``, whose keys carry a
-        # '.module.' for every DDP-wrapped child in distributed runs
-        # ('generators.module.horse...'); such a checkpoint would not load
-        # into a single-process model. Save the unwrapped keys instead
-        # (mmengine's loader unwraps wrapped children when loading).
         if 'state_dict' in checkpoint:
-            model = runner.model.module if is_model_wrapper(
-                runner.model) else runner.model
-            checkpoint['state_dict'] = weights_to_cpu(get_state_dict(model))
-        if 'message_hub' in checkpoint:
-            checkpoint['message_hub'] = _to_plain(checkpoint['message_hub'])
-        if 'meta' in checkpoint:
-            checkpoint['meta'] = _to_plain(checkpoint['meta'])
+            checkpoint['state_dict'] = weights_to_cpu(
+                get_state_dict(unwrap_model(runner.model)))
+        for key in ('message_hub', 'meta'):
+            if key in checkpoint:
+                checkpoint[key] = _to_plain(checkpoint[key])
+        states = self._gathered[1] if self._gathered is not None and \
+            self._gathered[0] == runner.iter else [self._local_state(runner)]
+        checkpoint[KEY] = dict(
+            world_size=len(states),
+            rng=[s['rng'] for s in states],
+            image_pools=[s.get('image_pools') for s in states])
 
+    # ------------------------------------------------------------------
+    # loading and resuming
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        """Turn the stored message hub back into HistoryBuffers."""
         if 'message_hub' in checkpoint:
             checkpoint['message_hub'] = _from_plain(checkpoint['message_hub'])
+        if not getattr(runner, '_resume', False):
+            return  # load_from / testing: weights only
+        saved = checkpoint.get(KEY)
+        world, rank = get_world_size(), get_rank()
+        if saved is None or saved['world_size'] != world:
+            why = 'has none' if saved is None else \
+                f"was written by {saved['world_size']} process(es), this " \
+                f'run has {world}'
+            print_log(
+                f'Random generator states and image pools start afresh: the '
+                f'checkpoint {why}.', logger='current', level=30)
+            return
+        model = unwrap_model(runner.model)
+        pools = saved['image_pools'][rank]
+        if pools and getattr(model, 'image_pools', None):
+            device = next(model.parameters()).device
+            for domain, pool in model.image_pools.items():
+                if domain in pools:
+                    pool.load_state_dict(pools[domain], device=device)
+        self._pending = saved['rng'][rank]
+
+    def before_train_epoch(self, runner) -> None:
+        if self._pending is None:
+            return
+        loop = runner.train_loop
+        if isinstance(loop, IterBasedTrainLoop) and loop.iter > 0:
+            # the loop replays loop.iter batches first
+            loop.dataloader_iterator = _RestoreAfterSkip(
+                loop, loop.iter, self._pending)
+        else:
+            if isinstance(loop, EpochBasedTrainLoop) and loop.epoch > 0 \
+                    and self.replay_epochs:
+                self._replay_epochs(loop)
+            set_rng_state(self._pending)
+        self._pending = None
+        print_log('Restored the random generator states and image pools of '
+                  'the checkpoint.', logger='current')
+
+    @staticmethod
+    def _replay_epochs(loop) -> None:
+        """Draw the finished epochs' data once more (and drop it), so that
+        persistent workers reach the random state they had at the
+        checkpoint, as mmengine's iteration-based loop does on resume.
+        Workers that are not persistent restart from the same seeds every
+        epoch: nothing to replay."""
+        dataloader = loop.dataloader
+        if not (getattr(dataloader, 'persistent_workers', False)
+                and getattr(dataloader, 'num_workers', 0) > 0):
+            return
+        sampler = dataloader.sampler if hasattr(
+            dataloader.sampler, 'set_epoch') else getattr(
+                dataloader.batch_sampler, 'sampler', None)
+        print_log(
+            f'Replaying the data of {loop.epoch} finished epoch(s) so that '
+            'the persistent dataloader workers continue as before the '
+            'checkpoint (replay_epochs=False skips this).', logger='current')
+        for epoch in range(loop.epoch):
+            if hasattr(sampler, 'set_epoch'):
+                sampler.set_epoch(epoch)
+            for _ in dataloader:
+                pass
+        if hasattr(sampler, 'set_epoch'):
+            sampler.set_epoch(loop.epoch)
+
+    # ------------------------------------------------------------------
+    # validation leaves the training generators where they were
+    def before_val(self, runner) -> None:
+        self._val_state = get_rng_state()
+
+    def after_val(self, runner) -> None:
+        if self._val_state is not None:
+            set_rng_state(self._val_state)
+            self._val_state = None
