@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# README command 2: install (if needed), then run the test suite on the CPU.
+# README command 2: install (if needed), lint (flake8, isort; setup.cfg),
+# then run the test suite on the CPU.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 bash tools/install.sh
-exec "${UAGIT_VENV:-$ROOT/.venv}/bin/python" -m pytest -q tests "$@"
+PY="${UAGIT_VENV:-$ROOT/.venv}/bin/python"
+echo "uagit_mm: lint (flake8, isort)"
+"$PY" -m flake8 uagit_mm tools tests configs setup.py
+"$PY" -m isort --check-only --diff uagit_mm tools tests configs setup.py
+exec "$PY" -m pytest -q tests "$@"
