@@ -21,11 +21,11 @@ import numpy as np
 import torch
 from mmengine.dist import all_gather_object
 from mmengine.evaluator import BaseMetric
-from mmengine.model import is_model_wrapper
 
 from mmagic.registry import METRICS
 from ..datasets.synthetic import stripe_score
-from uagit_mm.errors import ConfigError
+from ..errors import ConfigError
+from ..utils import unwrap_model
 
 
 def _get(sample, key):
@@ -117,8 +117,7 @@ class AttentionTranslationMetric(BaseMetric):
     def prepare(self, module, dataloader) -> None:
         """Take the domain names from the model when not configured."""
         if self.domains is None:
-            module = module.module if is_model_wrapper(module) else module
-            self.domains = list(module._reachable_domains)
+            self.domains = list(unwrap_model(module)._reachable_domains)
 
     def get_metric_sampler(self, model, dataloader, metrics):
         """Use the test dataloader as it is."""
