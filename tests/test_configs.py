@@ -172,7 +172,7 @@ class TestConfigs(unittest.TestCase):
                 self.assertEqual(model.generator.base_channels, 32)
                 self.assertEqual(model.generator.num_blocks, 9)
                 self.assertEqual(model.cycle_loss.loss_weight, 10.0)
-                self.assertEqual(model.discriminator.threshold, 0.1)
+                self.assertEqual(model.threshold, 0.1)
                 self.assertEqual(model.switch_epoch, 30)
                 self.assertIsNone(model.switch_iter)
                 self.assertEqual(cfg.train_cfg.type, 'EpochBasedTrainLoop')

@@ -30,14 +30,14 @@ class TestAttentionMaskedDiscriminator(TestCase):
         self.assertEqual([c.kernel_size[0] for c in convs], [4] * 5)
 
     def test_masked_input_is_thresholded(self):
-        disc = tiny_disc(threshold=0.1)
+        disc = tiny_disc()
         seen = []
         disc.model.register_forward_pre_hook(
             lambda m, inp: seen.append(inp[0].clone()))
         x = torch.randn(2, 3, 32, 32)
         att = torch.rand(2, 1, 32, 32)
         disc(x)
-        disc(x, att)
+        disc(x, binarize_attention(att, 0.1))
         self.assertTrue(torch.equal(seen[0], x))
         expected = x * (att > 0.1).float()
         self.assertTrue(torch.equal(seen[1], expected))
@@ -56,9 +56,10 @@ class TestAttentionMaskedDiscriminator(TestCase):
         disc.set_norm_enabled(True)
         self.assertTrue(torch.equal(disc(x), with_norm))
 
-    def test_threshold_is_validated(self):
-        with self.assertRaisesRegex(ValueError, 'threshold'):
-            tiny_disc(threshold=1.5)
+    def test_threshold_key_moved_to_model(self):
+        # tau belongs to the model's phase schedule (model.threshold)
+        with self.assertRaisesRegex(ValueError, 'model.threshold'):
+            tiny_disc(threshold=0.1)
 
     def test_binarize_has_no_grad(self):
         att = torch.rand(1, 1, 4, 4, requires_grad=True)
@@ -113,7 +114,8 @@ class TestMaskedImagePool(TestCase):
             a = pool.query(*new)
             np.random.set_state(rng)
             b = copy.query(*new)
-            self.assertTrue(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]))
+            self.assertTrue(
+                torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]))
 
     def test_empty_pool_state(self):
         state = MaskedImagePool(GANImageBuffer(2)).state_dict()

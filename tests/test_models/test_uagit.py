@@ -9,6 +9,7 @@ from mmengine.registry import init_default_scope
 from mmagic.engine.optimizers import MultiOptimWrapperConstructor
 from mmagic.registry import MODELS
 from mmagic.structures import DataSample
+from uagit_mm.errors import ConfigError
 
 TINY = dict(
     type='UAGIT',
@@ -18,7 +19,8 @@ TINY = dict(
                    base_channels=8, num_blocks=1,
                    init_cfg=dict(type='normal', gain=0.02)),
     discriminator=dict(type='AttentionMaskedDiscriminator', in_channels=3,
-                       base_channels=8, num_conv=2, threshold=0.1),
+                       base_channels=8, num_conv=2),
+    threshold=0.1,
     attention=dict(type='AttentionNet', base_channels=4),
     switch_iter=2)
 
@@ -135,6 +137,8 @@ class TestComposition(TestCase):
             build(domains=['a'])
         with self.assertRaisesRegex(ValueError, 'switch_iter'):
             build(switch_iter=-1)
+        with self.assertRaisesRegex(ConfigError, r'model\.threshold.*1\.5'):
+            build(threshold=1.5)
 
 
 class TestSchedule(TestCase):

@@ -175,8 +175,8 @@ class TestBadConfigsAndCheckpoints(SyntheticDataTestCase):
                            "['smooth', 'striped']")
 
     def test_threshold_outside_unit_interval(self):
-        self.check_refused(self.train_args('model.discriminator.threshold=1.5'),
-                           'model.discriminator.threshold', '1.5')
+        self.check_refused(self.train_args('model.threshold=1.5'),
+                           'model.threshold', '1.5')
 
     def test_switch_after_the_end(self):
         self.check_refused(self.train_args('model.switch_iter=5'),

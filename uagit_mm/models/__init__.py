@@ -1,10 +1,10 @@
 from .attention_net import AttentionNet
-from .masked_discriminator import (AttentionMaskedDiscriminator,
-                                   binarize_attention)
+from .masked_discriminator import AttentionMaskedDiscriminator
 from .masked_pool import MaskedImagePool
+from .phase_schedule import PhaseSchedule, PhaseState, binarize_attention
 from .uagit import UAGIT, compose
 
 __all__ = [
     'AttentionNet', 'AttentionMaskedDiscriminator', 'binarize_attention',
-    'MaskedImagePool', 'UAGIT', 'compose'
+    'MaskedImagePool', 'PhaseSchedule', 'PhaseState', 'UAGIT', 'compose'
 ]

@@ -5,7 +5,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmcv.cnn import ConvModule
-from mmengine.model import BaseModule, normal_init
+from mmengine.model import BaseModule
 
 from mmagic.models.editors.cyclegan.cyclegan_modules import \
     ResidualBlockWithDropout
@@ -22,7 +22,10 @@ class AttentionNet(BaseModule):
     3x3 stride-2 conv to 64, one residual block, two nearest-neighbour
     upsamplings each followed by a 3x3 conv (64, then 32 channels), and a
     3x3 conv to one channel with a sigmoid. Every conv except the last is
-    followed by instance norm and ReLU.
+    followed by instance norm and ReLU. Weights are initialised by
+    mmengine's ``BaseModule.init_weights`` from ``init_cfg``, by default
+    normal(0, 0.02) weights and zero biases in every conv (the authors'
+    init).
 
     Upsampling goes back to the exact size of the matching encoder level, so
     any input size works (not only multiples of 4) and the output always has
@@ -39,9 +42,8 @@ class AttentionNet(BaseModule):
             of the output conv. The paper's intent is 3 (the authors' code
             ends up with 1 through an argument mix-up). Defaults to 3.
         norm_cfg (dict, optional): Norm layer config. Defaults to IN.
-        init_gain (float): Std of the normal weight init. Defaults to 0.02.
-        init_cfg (dict, optional): mmengine init config; when given it
-            replaces the normal init. Defaults to None.
+        init_cfg (dict, optional): mmengine init config. Defaults to
+            ``dict(type='Normal', layer='Conv2d', std=0.02, bias=0)``.
     """
 
     def __init__(self,
@@ -51,14 +53,13 @@ class AttentionNet(BaseModule):
                  num_blocks: int = 1,
                  up_kernel_size: int = 3,
                  norm_cfg: Optional[dict] = None,
-                 init_gain: float = 0.02,
                  init_cfg: Optional[dict] = None) -> None:
-        super().__init__(init_cfg=init_cfg)
+        super().__init__(init_cfg=init_cfg or dict(
+            type='Normal', layer='Conv2d', std=0.02, bias=0))
         if num_down < 1:
             raise ValueError(f'AttentionNet: num_down must be >= 1, '
                              f'got {num_down}')
         norm_cfg = dict(type='IN') if norm_cfg is None else norm_cfg
-        self.init_gain = init_gain
         chans = [base_channels * 2**i for i in range(num_down)]
 
         down = [
@@ -109,18 +110,3 @@ class AttentionNet(BaseModule):
         for layer, size in zip(self.up, reversed(sizes)):
             x = layer(F.interpolate(x, size=size, mode='nearest'))
         return torch.sigmoid(self.out_conv(x))
-
-    def init_weights(self) -> None:
-        """Normal(0, init_gain) weights and zero biases (the authors' init).
-
-        Written here rather than through mmagic's ``generation_init_weights``
-        because that function crashes under the Runner in mmagic 1.2.0
-        (open-mmlab/mmagic#2109; also patched in :mod:`uagit_mm.compat`).
-        """
-        if self.init_cfg is not None:
-            super().init_weights()
-            return
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                normal_init(m, mean=0.0, std=self.init_gain, bias=0.0)
-        self._is_init = True

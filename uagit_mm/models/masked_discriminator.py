@@ -4,7 +4,9 @@ In the second phase of training, Mejjati et al. (NeurIPS 2018) show the
 discriminator only the attended regions, ``x * [a > tau]``, so that it cannot
 learn that the mid-grey of a fractional mask is a sign of real images; the
 authors' code also turns instance norm off in every discriminator layer in
-that phase.
+that phase. The model's :class:`~uagit_mm.models.PhaseSchedule` owns tau and
+the norm decision; this module applies the binary mask it is given and
+switches its norm layers.
 """
 from typing import Optional
 
@@ -16,48 +18,30 @@ from mmagic.registry import MODELS
 from uagit_mm.errors import ConfigError
 
 
-def binarize_attention(attention: torch.Tensor,
-                       threshold: float) -> torch.Tensor:
-    """Binarise an attention map: 1 where ``attention > threshold``, else 0.
-
-    Args:
-        attention (Tensor): Attention in [0, 1], shape (N, 1, H, W).
-        threshold (float): The threshold tau.
-
-    Returns:
-        Tensor: Binary mask with the dtype and shape of ``attention``; it
-        carries no gradient.
-    """
-    return (attention.detach() > threshold).to(attention.dtype)
-
-
 @MODELS.register_module()
 class AttentionMaskedDiscriminator(PatchDiscriminator):
     """mmagic's PatchGAN discriminator that can look at attended regions only.
 
-    ``forward(x)`` sees the whole image (phase 1); ``forward(x, attention)``
-    sees ``x * [attention > threshold]`` (phase 2). :meth:`set_norm_enabled`
+    ``forward(x)`` sees the whole image (phase 1); ``forward(x, mask)`` sees
+    ``x * mask`` for a binary mask (phase 2). :meth:`set_norm_enabled`
     switches the norm layers of every conv block on or off.
 
     Args:
-        threshold (float): tau, in [0, 1]. Defaults to 0.1 (the paper).
         **kwargs: Passed to :class:`mmagic.models.archs.PatchDiscriminator`
             (``in_channels``, ``base_channels``, ``num_conv``, ``norm_cfg``,
             ``init_cfg``). With ``base_channels=64, num_conv=3`` the layers
             are 64-128-256-512-1 with strides 2, 2, 2, 1, 1, as in the paper.
     """
 
-    def __init__(self, threshold: float = 0.1, **kwargs) -> None:
-        if not 0.0 <= float(threshold) <= 1.0:
+    def __init__(self, **kwargs) -> None:
+        if 'threshold' in kwargs:
             raise ConfigError(
-                'AttentionMaskedDiscriminator: threshold '
-                '(model.discriminator.threshold, the paper\'s tau) must lie '
-                f'in [0, 1], got {threshold}')
+                'model.discriminator.threshold has moved to model.threshold '
+                "(the paper's tau, owned by the model's phase schedule)")
         kwargs.setdefault('norm_cfg', dict(type='IN'))
         # mmagic's init_weights dereferences init_cfg even when it is None.
         kwargs.setdefault('init_cfg', dict(type='normal', gain=0.02))
         super().__init__(**kwargs)
-        self.threshold = float(threshold)
 
     @property
     def norm_enabled(self) -> bool:
@@ -81,18 +65,18 @@ class AttentionMaskedDiscriminator(PatchDiscriminator):
 
     def forward(self,
                 x: torch.Tensor,
-                attention: Optional[torch.Tensor] = None) -> torch.Tensor:
+                mask: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Score image patches.
 
         Args:
             x (Tensor): Images, shape (N, C, H, W).
-            attention (Tensor, optional): Attention maps of shape
-                (N, 1, H, W) in [0, 1]. When given, the discriminator sees
-                ``x * [attention > threshold]``.
+            mask (Tensor, optional): Binary masks, (N, 1, H, W), e.g.
+                ``[attention > tau]``. When given, the discriminator sees
+                ``x * mask``.
 
         Returns:
             Tensor: Patch scores, shape (N, 1, H', W').
         """
-        if attention is not None:
-            x = x * binarize_attention(attention, self.threshold)
+        if mask is not None:
+            x = x * mask
         return self.model(x)

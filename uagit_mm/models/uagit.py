@@ -1,38 +1,34 @@
 """Attention-guided unpaired image-to-image translation (AGGAN) for mmagic."""
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from mmengine import MessageHub
+from mmengine.optim import OptimWrapperDict
 
 from mmagic.models.base_models import BaseTranslationModel
 from mmagic.models.editors.cyclegan.cyclegan_modules import GANImageBuffer
+from mmagic.models.utils import set_requires_grad
 from mmagic.registry import MODELS
 from mmagic.structures import DataSample
 from mmagic.utils.typing import SampleList
 from uagit_mm.errors import ConfigError
 from .masked_pool import MaskedImagePool
-from .two_phase_training import TwoPhaseTrainingMixin
+from .phase_schedule import PhaseSchedule, PhaseState
+from .updates import check_attentions_optimized, losses_finite, update
 
 Tensor = torch.Tensor
 
 
 def compose(image: Tensor, attention: Tensor, translated: Tensor) -> Tensor:
-    """``attention * translated + (1 - attention) * image`` (paper, eq. 1).
-
-    Args:
-        image (Tensor): Source images, (N, C, H, W).
-        attention (Tensor): Attention in [0, 1], (N, 1, H, W).
-        translated (Tensor): Generator output, (N, C, H, W).
-
-    Returns:
-        Tensor: The composite, (N, C, H, W).
-    """
+    """``attention * translated + (1 - attention) * image`` (paper, eq. 1),
+    (N, C, H, W), for an attention map (N, 1, H, W) in [0, 1]."""
     return attention * translated + (1.0 - attention) * image
 
 
 @MODELS.register_module()
-class UAGIT(TwoPhaseTrainingMixin, BaseTranslationModel):
+class UAGIT(BaseTranslationModel):
     """Unsupervised attention-guided image-to-image translation.
 
     Mejjati, Richardt, Tompkin, Cosker, Kim. "Unsupervised Attention-guided
@@ -42,14 +38,13 @@ class UAGIT(TwoPhaseTrainingMixin, BaseTranslationModel):
     (producing / judging images *of* ``d``, mmagic's convention). A source
     image ``s`` with attention ``a = A_s(s)`` translates to
     ``a * G_t(a * s) + (1 - a) * s``; the cycle goes back through the other
-    domain's attention network applied to the translation.
+    domain's attention network applied to the translation. ``schedule`` (a
+    :class:`PhaseSchedule`) decides each training step's phase.
 
-    Training has two phases. Before the switch point the discriminators see
-    whole images and the attention networks train through the generator
-    loss. From the switch point on (unless the switch is disabled, the
-    holistic-discriminator ablation "Ours-D") the discriminators see only
-    ``x * [a > tau]``, the attention networks are frozen and, optionally,
-    the discriminators' norm layers are off.
+    The optimizer wrappers must cover the attention networks (``modules=
+    ['generators', 'attentions']`` or an ``attentions`` wrapper): with
+    mmagic's CycleGAN-style wrappers the first step that would train them
+    raises a ``ConfigError`` (:func:`.updates.check_attentions_optimized`).
 
     Args:
         generator (dict): Generator config (e.g. mmagic ``ResnetGenerator``).
@@ -62,26 +57,24 @@ class UAGIT(TwoPhaseTrainingMixin, BaseTranslationModel):
             second domain as the default target.
         default_domain, reachable_domains, related_domains: As in
             :class:`BaseTranslationModel`; exactly two domains.
+        discriminator_steps (int): As in mmagic's CycleGAN: the generators
+            and attention networks update every ``discriminator_steps``
+            iterations, the discriminators every iteration. Defaults to 1.
+        disc_init_steps (int): Iterations at the start that update only the
+            discriminators. Defaults to 0.
         generator_input (str): 'foreground' feeds ``a * s`` to the generator
             (the paper), 'full' feeds ``s`` (one version of the authors'
             code). Defaults to 'foreground'.
-        gan_loss (dict, optional): Adversarial loss. Defaults to mmagic
-            ``GANLoss`` with ``gan_type='lsgan'``.
-        cycle_loss (dict, optional): Cycle loss. Defaults to mmagic
-            ``L1Loss`` with ``loss_weight=10``.
+        gan_loss, cycle_loss (dict, optional): Default to mmagic's LSGAN
+            ``GANLoss`` and ``L1Loss`` with ``loss_weight=10``.
         id_loss (dict, optional): Identity loss ``|G_s(s) - s|`` (without
             attention); None (the paper) disables it.
         buffer_size (int): Fakes kept per direction, with their masks, for
             the discriminator updates. Defaults to 50.
-        switch_epoch (int, optional): Epoch (0-based) from which phase 2
-            runs. The paper's value is 30 of 100.
-        switch_iter (int, optional): The same in iterations. At most one of
-            ``switch_epoch``/``switch_iter`` may be set; with neither the
-            discriminators stay holistic ("Ours-D").
-        freeze_attention (bool): Stop training the attention networks in
-            phase 2. Defaults to True.
-        disc_norm_in_phase2 (bool): Keep the discriminators' norm layers
-            in phase 2. Defaults to False (the authors' code).
+        switch_epoch, switch_iter, threshold, freeze_attention,
+        disc_norm_in_phase2: The phase schedule, see :class:`PhaseSchedule`
+            (phase 2 from epoch ``switch_epoch`` or iteration ``switch_iter``;
+            tau defaults to 0.1).
         size_divisor (int): The generator needs sizes divisible by this;
             other sizes are reflect-padded and cropped back. Defaults to 4.
         nonfinite (str): What a NaN/inf loss does: 'stop' raises an error
@@ -99,6 +92,8 @@ class UAGIT(TwoPhaseTrainingMixin, BaseTranslationModel):
                  default_domain: Optional[str] = None,
                  reachable_domains: Optional[List[str]] = None,
                  related_domains: Optional[List[str]] = None,
+                 discriminator_steps: int = 1,
+                 disc_init_steps: int = 0,
                  generator_input: str = 'foreground',
                  gan_loss: Optional[dict] = None,
                  cycle_loss: Optional[dict] = None,
@@ -106,6 +101,7 @@ class UAGIT(TwoPhaseTrainingMixin, BaseTranslationModel):
                  buffer_size: int = 50,
                  switch_epoch: Optional[int] = None,
                  switch_iter: Optional[int] = None,
+                 threshold: float = 0.1,
                  freeze_attention: bool = True,
                  disc_norm_in_phase2: bool = False,
                  size_divisor: int = 4,
@@ -128,27 +124,27 @@ class UAGIT(TwoPhaseTrainingMixin, BaseTranslationModel):
             data_preprocessor = dict(
                 data_preprocessor,
                 data_keys=[f'img_{d}' for d in reachable_domains])
-        if nonfinite not in ('stop', 'skip'):
-            raise ConfigError("UAGIT: model.nonfinite must be 'stop' or "
-                              f"'skip', got {nonfinite!r}")
-        if generator_input not in ('foreground', 'full'):
-            raise ConfigError("UAGIT: model.generator_input must be "
-                              f"'foreground' or 'full', got "
-                              f'{generator_input!r}')
-        if switch_epoch is not None and switch_iter is not None:
-            raise ConfigError('UAGIT: set at most one of model.switch_epoch '
-                              'and model.switch_iter')
-        for key, val in (('switch_epoch', switch_epoch), ('switch_iter',
-                                                          switch_iter)):
-            if val is not None and int(val) < 0:
-                raise ConfigError(
-                    f'UAGIT: model.{key} must be >= 0, got {val}')
+        for key, val, allowed in (
+                ('nonfinite', nonfinite, ('stop', 'skip')),
+                ('generator_input', generator_input, ('foreground', 'full'))):
+            if val not in allowed:
+                raise ConfigError(f'UAGIT: model.{key} must be one of '
+                                  f'{allowed}, got {val!r}')
+        if int(discriminator_steps) < 1 or int(disc_init_steps) < 0:
+            raise ConfigError(
+                'UAGIT: model.discriminator_steps must be >= 1 and '
+                f'model.disc_init_steps >= 0, got {discriminator_steps} and '
+                f'{disc_init_steps}')
+        schedule = PhaseSchedule(switch_iter, switch_epoch, threshold,
+                                 freeze_attention, disc_norm_in_phase2)
         super().__init__(generator, discriminator, default_domain,
                          reachable_domains, related_domains,
-                         data_preprocessor)
+                         data_preprocessor, int(discriminator_steps),
+                         int(disc_init_steps))
         self.attentions = nn.ModuleDict(
             {d: MODELS.build(attention)
              for d in self._reachable_domains})
+        self.schedule = schedule
         self.generator_input = generator_input
         self.gan_loss = MODELS.build(gan_loss or dict(
             type='GANLoss', gan_type='lsgan'))
@@ -159,13 +155,21 @@ class UAGIT(TwoPhaseTrainingMixin, BaseTranslationModel):
             d: MaskedImagePool(GANImageBuffer(buffer_size))
             for d in self._reachable_domains
         }
-        self.switch_epoch = switch_epoch
-        self.switch_iter = switch_iter
-        self.freeze_attention = freeze_attention
-        self.disc_norm_in_phase2 = disc_norm_in_phase2
         self.size_divisor = size_divisor
         self.nonfinite = nonfinite
-        self._last_phase: Optional[int] = None
+        self._attentions_checked = False
+
+    def init_weights(self) -> None:
+        """Initialise all networks from their ``init_cfg``; mmagic's
+        ``BaseTranslationModel.init_weights`` knows only generators and
+        discriminators."""
+        super().init_weights()
+        for net in self.get_module(self.attentions).values():
+            net.init_weights()
+
+    def current_phase(self) -> int:
+        """1 (holistic discriminator) or 2 (attended regions only)."""
+        return self.schedule.phase()
 
     # ------------------------------------------------------------------
     # translation
@@ -192,16 +196,9 @@ class UAGIT(TwoPhaseTrainingMixin, BaseTranslationModel):
 
     def translate(self, image: Tensor,
                   target_domain: str) -> Tuple[Tensor, Tensor]:
-        """Translate images of the other domain into ``target_domain``.
-
-        Args:
-            image (Tensor): Source images in [-1, 1], (N, C, H, W).
-            target_domain (str): Domain to translate into.
-
-        Returns:
-            tuple[Tensor, Tensor]: The composite (N, C, H, W) and the
-            source attention (N, 1, H, W) in [0, 1].
-        """
+        """Translate images (N, C, H, W) in [-1, 1] of the other domain
+        into ``target_domain``; returns the composite (N, C, H, W) and the
+        source attention (N, 1, H, W) in [0, 1]."""
         source = self.other_domain(target_domain)
         h, w = image.shape[-2:]
         # tiny images are padded up to a size every network can take
@@ -213,13 +210,9 @@ class UAGIT(TwoPhaseTrainingMixin, BaseTranslationModel):
     def _attend_and_translate(self, image: Tensor, source: str, target: str,
                               train_attention: bool = True
                               ) -> Tuple[Tensor, Tensor]:
-        """``A_source(image)``, then the composite with ``G_target``'s
-        output (paper, eq. 1); the one step both translation and the
-        training cycle use.
-
-        Returns:
-            tuple[Tensor, Tensor]: The composite and the attention.
-        """
+        """The attention ``A_source(image)`` and the composite with
+        ``G_target``'s output (paper, eq. 1); the one step both translation
+        and the training cycle use."""
         with torch.set_grad_enabled(train_attention
                                     and torch.is_grad_enabled()):
             attention = self.get_module(self.attentions)[source](image)
@@ -232,9 +225,11 @@ class UAGIT(TwoPhaseTrainingMixin, BaseTranslationModel):
         """mmagic's translation entry point: returns the composite only."""
         return self.translate(image, target_domain or self._default_domain)[0]
 
-    def forward_test(self, img, target_domain, **kwargs):
-        """Translate for testing; adds the attention map to the results."""
-        target, attention = self.translate(img, target_domain)
+    def forward_test(self, img, target_domain=None, **kwargs):
+        """Translate for testing (into the default domain when
+        ``target_domain`` is None); adds the attention map."""
+        target, attention = self.translate(
+            img, target_domain or self._default_domain)
         return dict(source=img, target=target, attention=attention)
 
     # ------------------------------------------------------------------
@@ -276,8 +271,116 @@ class UAGIT(TwoPhaseTrainingMixin, BaseTranslationModel):
         """Same as :meth:`val_step`."""
         return self._predict(data)
 
-    def init_weights(self) -> None:
-        """Initialise generators, discriminators and attention networks."""
-        super().init_weights()
-        for net in self.get_module(self.attentions).values():
-            net.init_weights()
+    # ------------------------------------------------------------------
+    # training
+    def train_step(self, data: dict,
+                   optim_wrapper: OptimWrapperDict) -> Dict[str, Tensor]:
+        """Translate both ways and back, update the discriminators, then
+        (every ``discriminator_steps`` iterations, after
+        ``disc_init_steps``) the generators with the attention networks."""
+        message_hub = MessageHub.get_current_instance()
+        curr_iter = message_hub.get_info('iter', 0)
+        data = self.data_preprocessor(data, True)
+        state = self.schedule.state(message_hub)
+        if state.changed:  # a new phase, or the first step (after a resume)
+            for disc in self.get_module(self.discriminators).values():
+                disc.set_norm_enabled(state.disc_norm)
+        if state.train_attention and not self._attentions_checked:
+            check_attentions_optimized(self.get_module(self.attentions),
+                                       optim_wrapper)
+            self._attentions_checked = True
+        disc_wrapper = optim_wrapper['discriminators']
+        gen_wrapper = optim_wrapper['generators']
+        # a separate attention wrapper steps with the generators' one
+        gen_wrappers = [optim_wrapper[k] for k in ('generators', 'attentions')
+                        if k in optim_wrapper]
+
+        with gen_wrapper.optim_context(self.generators):
+            outputs = self.forward_cycle(data['inputs'],
+                                         state.train_attention)
+
+        with disc_wrapper.optim_context(self.discriminators):
+            loss_d, log_vars = self._get_disc_loss(outputs, state)
+        if losses_finite(log_vars, self.nonfinite, disc_wrapper):
+            update([disc_wrapper], loss_d, [self.discriminators])
+
+        # when, as in mmagic's CycleGAN; unlike it not also scaled by the
+        # discriminators' accumulative_counts: each wrapper accumulates alone
+        if ((curr_iter + 1) % self.discriminator_steps == 0
+                and curr_iter >= self.disc_init_steps):
+            set_requires_grad(self.discriminators, False)
+            with gen_wrapper.optim_context(self.generators):
+                loss_g, log_vars_g = self._get_gen_loss(outputs, state)
+            set_requires_grad(self.discriminators, True)
+            if losses_finite(log_vars_g, self.nonfinite, gen_wrapper):
+                update(gen_wrappers, loss_g,
+                       [self.generators, self.attentions])
+            log_vars.update(log_vars_g)
+
+        log_vars = {k: v.detach() for k, v in log_vars.items()}
+        for d in self._reachable_domains:
+            attn = outputs[f'attn_{d}'].detach()
+            log_vars[f'mask_mean_{d}'] = attn.mean()
+            log_vars[f'mask_above_tau_{d}'] = (
+                attn > self.schedule.threshold).float().mean()
+        log_vars['phase'] = torch.tensor(float(state.phase))
+        return log_vars
+
+    def forward_cycle(self, inputs: Dict[str, Tensor],
+                      train_attention: bool) -> Dict[str, Tensor]:
+        """Translate both ways and back.
+
+        Returns a dict with, per domain ``d`` and ``o`` the other domain:
+        ``real_d``, ``attn_d`` (A_d(real_d)), ``fake_o`` (real_d translated),
+        ``cycle_d`` (fake_o translated back through A_o).
+        """
+        out = {}
+        for src in self._reachable_domains:
+            tgt = self.other_domain(src)
+            out[f'real_{src}'] = real = inputs[f'img_{src}']
+            fake, out[f'attn_{src}'] = self._attend_and_translate(
+                real, src, tgt, train_attention)
+            out[f'fake_{tgt}'] = fake
+            # back through the other domain's attention network
+            out[f'cycle_{src}'], _ = self._attend_and_translate(
+                fake, tgt, src, train_attention)
+        return out
+
+    def _get_disc_loss(self, outputs: Dict[str, Tensor], state: PhaseState
+                       ) -> Tuple[Tensor, Dict[str, Tensor]]:
+        """LSGAN losses of both discriminators on pooled fakes (each with
+        the mask it was made with); in phase 2 both real and fake images
+        are masked with ``[a > tau]``."""
+        discs = self.get_module(self.discriminators)
+        losses = {}
+        for tgt in self._reachable_domains:
+            src = self.other_domain(tgt)
+            fake, fake_attn = self.image_pools[tgt].query(
+                outputs[f'fake_{tgt}'], outputs[f'attn_{src}'])
+            pred_fake = discs[tgt](fake, state.disc_mask(fake_attn))
+            pred_real = discs[tgt](outputs[f'real_{tgt}'],
+                                   state.disc_mask(outputs[f'attn_{tgt}']))
+            losses[f'loss_gan_d_{tgt}'] = 0.5 * (
+                self.gan_loss(pred_fake, False, is_disc=True) +
+                self.gan_loss(pred_real, True, is_disc=True))
+        return sum(losses.values()), losses
+
+    def _get_gen_loss(self, outputs: Dict[str, Tensor], state: PhaseState
+                      ) -> Tuple[Tensor, Dict[str, Tensor]]:
+        """Adversarial, cycle and (optional) identity losses of the
+        generators and attention networks."""
+        discs = self.get_module(self.discriminators)
+        losses = {}
+        for tgt in self._reachable_domains:
+            src = self.other_domain(tgt)
+            pred = discs[tgt](outputs[f'fake_{tgt}'],
+                              state.disc_mask(outputs[f'attn_{src}']))
+            losses[f'loss_gan_g_{tgt}'] = self.gan_loss(
+                pred, True, is_disc=False)
+            losses[f'loss_cycle_{src}'] = self.cycle_loss(
+                outputs[f'cycle_{src}'], outputs[f'real_{src}'])
+            if self.id_loss is not None:
+                real = outputs[f'real_{tgt}']
+                losses[f'loss_id_{tgt}'] = self.id_loss(
+                    self._generate(tgt, real), real)
+        return sum(losses.values()), losses

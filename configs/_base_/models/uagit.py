@@ -21,7 +21,6 @@ model = dict(
         base_channels=64,  # 64-128-256-512-1, strides 2,2,2,1,1
         num_conv=3,
         norm_cfg=dict(type='IN'),
-        threshold=0.1,  # tau: phase 2 shows D only x * [attention > tau]
         init_cfg=dict(type='normal', gain=0.02)),
     attention=dict(
         type='AttentionNet',
@@ -29,7 +28,7 @@ model = dict(
         base_channels=32,
         num_down=2,
         num_blocks=1,
-        init_gain=0.02),
+        init_cfg=dict(type='Normal', layer='Conv2d', std=0.02, bias=0)),
     generator_input='foreground',  # 'foreground' (paper) or 'full'
     gan_loss=dict(type='GANLoss', gan_type='lsgan', loss_weight=1.0),
     cycle_loss=dict(type='L1Loss', loss_weight=10.0, reduction='mean'),
@@ -37,5 +36,6 @@ model = dict(
     buffer_size=50,
     switch_epoch=30,  # phase 2 from epoch 30 (0-based); None = "Ours-D"
     switch_iter=None,
+    threshold=0.1,  # tau: phase 2 shows D only x * [attention > tau]
     freeze_attention=True,
     disc_norm_in_phase2=False)

@@ -1,0 +1,136 @@
+"""The two-phase schedule of Mejjati et al. (NeurIPS 2018), decided once per
+training step.
+
+Phase 1: the discriminators see whole images and the attention networks
+train through the generator loss. Phase 2 (from ``switch_iter`` or
+``switch_epoch`` on): the discriminators see only ``x * [a > tau]``, the
+attention networks are frozen and (as in the authors' code) the
+discriminators' norm layers are off. Like the authors' ``main.py``, one call
+decides the whole phase: :meth:`PhaseSchedule.state`.
+"""
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+from mmengine import MessageHub, print_log
+
+from uagit_mm.errors import ConfigError
+
+
+def binarize_attention(attention: torch.Tensor,
+                       threshold: float) -> torch.Tensor:
+    """Binarise an attention map: 1 where ``attention > threshold``, else 0.
+
+    Args:
+        attention (Tensor): Attention in [0, 1], shape (N, 1, H, W).
+        threshold (float): The threshold tau.
+
+    Returns:
+        Tensor: Binary mask with the dtype and shape of ``attention``; it
+        carries no gradient.
+    """
+    return (attention.detach() > threshold).to(attention.dtype)
+
+
+@dataclass(frozen=True)
+class PhaseState:
+    """What one training step does.
+
+    Attributes:
+        phase (int): 1 (holistic discriminator) or 2 (attended regions).
+        mask_threshold (float, optional): tau in phase 2, where the
+            discriminators see ``x * [a > tau]``; None in phase 1 (whole
+            images).
+        train_attention (bool): Whether the attention networks train.
+        disc_norm (bool): Whether the discriminators' norm layers are on.
+        changed (bool): The phase differs from the previous step's, or this
+            is the schedule's first step (also the first after a resume):
+            the discriminators' norm must be set.
+    """
+    phase: int
+    mask_threshold: Optional[float]
+    train_attention: bool
+    disc_norm: bool
+    changed: bool
+
+    def disc_mask(self,
+                  attention: torch.Tensor) -> Optional[torch.Tensor]:
+        """The binary mask a discriminator applies to its input, (N, 1, H,
+        W), or None (whole image) in phase 1."""
+        if self.mask_threshold is None:
+            return None
+        return binarize_attention(attention, self.mask_threshold)
+
+
+class PhaseSchedule:
+    """When phase 2 starts and what it changes.
+
+    Args:
+        switch_iter (int, optional): Iteration (0-based) from which phase 2
+            runs. At most one of ``switch_iter``/``switch_epoch`` may be
+            set; with neither the discriminators stay holistic (the
+            paper's "Ours-D" ablation).
+        switch_epoch (int, optional): The same in epochs; the paper's value
+            is 30 of 100.
+        threshold (float): tau, in [0, 1]. Defaults to 0.1 (the paper).
+        freeze_attention (bool): Stop training the attention networks in
+            phase 2. Defaults to True.
+        disc_norm_in_phase2 (bool): Keep the discriminators' norm layers in
+            phase 2. Defaults to False (the authors' code).
+    """
+
+    def __init__(self,
+                 switch_iter: Optional[int] = None,
+                 switch_epoch: Optional[int] = None,
+                 threshold: float = 0.1,
+                 freeze_attention: bool = True,
+                 disc_norm_in_phase2: bool = False) -> None:
+        if switch_epoch is not None and switch_iter is not None:
+            raise ConfigError('UAGIT: set at most one of model.switch_epoch '
+                              'and model.switch_iter')
+        for key, val in (('switch_epoch', switch_epoch),
+                         ('switch_iter', switch_iter)):
+            if val is not None and int(val) < 0:
+                raise ConfigError(
+                    f'UAGIT: model.{key} must be >= 0, got {val}')
+        if not 0.0 <= float(threshold) <= 1.0:
+            raise ConfigError(
+                "UAGIT: model.threshold (the paper's tau) must lie in "
+                f'[0, 1], got {threshold}')
+        self.switch_iter = switch_iter
+        self.switch_epoch = switch_epoch
+        self.threshold = float(threshold)
+        self.freeze_attention = freeze_attention
+        self.disc_norm_in_phase2 = disc_norm_in_phase2
+        self._last_phase: Optional[int] = None
+
+    def phase(self, message_hub: Optional[MessageHub] = None) -> int:
+        """1 or 2, from the iteration/epoch in ``message_hub`` (the current
+        instance by default)."""
+        hub = message_hub or MessageHub.get_current_instance()
+        if self.switch_iter is not None:
+            return 2 if hub.get_info('iter', 0) >= self.switch_iter else 1
+        if self.switch_epoch is not None:
+            return 2 if hub.get_info('epoch', 0) >= self.switch_epoch else 1
+        return 1
+
+    def state(self, message_hub: Optional[MessageHub] = None) -> PhaseState:
+        """Decide the current step; call once per training step (it logs a
+        line and sets ``changed`` when the phase changes)."""
+        phase = self.phase(message_hub)
+        state = PhaseState(
+            phase=phase,
+            mask_threshold=self.threshold if phase == 2 else None,
+            train_attention=not (phase == 2 and self.freeze_attention),
+            disc_norm=phase == 1 or self.disc_norm_in_phase2,
+            changed=phase != self._last_phase)
+        if state.changed:
+            seen = 'whole images' if phase == 1 else \
+                f'attended regions only (tau {self.threshold})'
+            print_log(
+                f'UAGIT phase {phase}: discriminators see {seen}, norm '
+                f"{'on' if state.disc_norm else 'off'}; attention networks "
+                f"{'training' if state.train_attention else 'frozen'}",
+                logger='current')
+            self._last_phase = phase
+        return state
