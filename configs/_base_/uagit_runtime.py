@@ -6,8 +6,9 @@ _base_ = ['mmagic::_base_/gen_default_runtime.py']
 custom_imports = dict(imports=['uagit_mm'], allow_failed_imports=False)
 
 # mmengine's Runner that loads checkpoints with weights_only=True and resumes
-# from the newest intact checkpoint (uagit_mm/engine/runner.py)
-runner_type = 'UAGITRunner'
+# from the newest intact checkpoint (uagit_mm/engine/runner.py); the scope
+# prefix lets mmengine's RUNNERS.build find it in mmagic's registry
+runner_type = 'mmagic.UAGITRunner'
 
 # mmengine's CheckpointHook writing atomically, loadable with
 # torch.load(weights_only=True), with every process's random generators and

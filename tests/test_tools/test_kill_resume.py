@@ -33,7 +33,7 @@ def tiny_options(data, num_workers, length=f'train_cfg.max_iters={MAX_ITERS}'):
         'default_hooks.logger.interval=1', 'log_processor.window_size=1',
         'default_hooks.checkpoint.interval=5',
         'default_hooks.checkpoint.max_keep_ckpts=-1',
-        'custom_hooks.3.interval=1000', 'randomness.seed=7'
+        'custom_hooks.1.interval=1000', 'randomness.seed=7'
     ]
 
 

@@ -21,7 +21,7 @@ TINY = [
     'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=0',
     'test_dataloader.num_workers=0', 'test_dataloader.persistent_workers=0',
     'default_hooks.logger.interval=1', 'default_hooks.checkpoint.interval=2',
-    'model.switch_iter=2', 'custom_hooks.3.interval=2'
+    'model.switch_iter=2', 'custom_hooks.1.interval=2'
 ]
 
 
