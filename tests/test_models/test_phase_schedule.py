@@ -1,0 +1,65 @@
+from unittest import TestCase
+
+import torch
+from mmengine import MessageHub
+
+from uagit_mm.errors import ConfigError
+from uagit_mm.models import PhaseSchedule
+
+
+def hub(it=0, epoch=0):
+    hub = MessageHub.get_instance('test_phase_schedule')
+    hub.update_info('iter', it)
+    hub.update_info('epoch', epoch)
+    return hub
+
+
+class TestPhaseSchedule(TestCase):
+
+    def test_states_before_and_after_the_switch(self):
+        schedule = PhaseSchedule(switch_iter=3, threshold=0.2)
+        one = schedule.state(hub(2))
+        self.assertEqual(
+            (one.phase, one.mask_threshold, one.train_attention,
+             one.disc_norm), (1, None, True, True))
+        two = schedule.state(hub(3))
+        self.assertEqual(
+            (two.phase, two.mask_threshold, two.train_attention,
+             two.disc_norm), (2, 0.2, False, False))
+        keep = PhaseSchedule(switch_iter=0, freeze_attention=False,
+                             disc_norm_in_phase2=True).state(hub(0))
+        self.assertEqual((keep.phase, keep.train_attention, keep.disc_norm),
+                         (2, True, True))
+
+    def test_changed_on_first_step_and_at_the_switch_only(self):
+        schedule = PhaseSchedule(switch_iter=2)
+        flags = [schedule.state(hub(it)).changed for it in range(5)]
+        self.assertEqual(flags, [True, False, True, False, False])
+        # a fresh schedule (a resumed run) reports its first step
+        self.assertTrue(PhaseSchedule(switch_iter=2).state(hub(4)).changed)
+
+    def test_epoch_switch_and_holistic(self):
+        by_epoch = PhaseSchedule(switch_epoch=3)
+        self.assertEqual(by_epoch.phase(hub(100, epoch=2)), 1)
+        self.assertEqual(by_epoch.phase(hub(0, epoch=3)), 2)
+        self.assertEqual(PhaseSchedule().phase(hub(10**6, epoch=10**3)), 1)
+
+    def test_disc_mask_binarises_with_tau_in_phase_two(self):
+        attention = torch.tensor([[[[0.05, 0.1, 0.15, 0.9]]]],
+                                 requires_grad=True)
+        schedule = PhaseSchedule(switch_iter=1, threshold=0.1)
+        self.assertIsNone(schedule.state(hub(0)).disc_mask(attention))
+        mask = schedule.state(hub(1)).disc_mask(attention)
+        self.assertEqual(mask.flatten().tolist(), [0.0, 0.0, 1.0, 1.0])
+        self.assertFalse(mask.requires_grad)
+
+    def test_validation_names_the_model_keys(self):
+        for kwargs, key in ((dict(threshold=1.5), r'model\.threshold'),
+                            (dict(threshold=-0.1), r'model\.threshold'),
+                            (dict(switch_iter=-1), r'model\.switch_iter'),
+                            (dict(switch_epoch=-2), r'model\.switch_epoch'),
+                            (dict(switch_iter=1, switch_epoch=1),
+                             r'model\.switch_epoch')):
+            with self.subTest(**kwargs):
+                with self.assertRaisesRegex(ConfigError, key):
+                    PhaseSchedule(**kwargs)
