@@ -31,12 +31,14 @@ pipeline_train = [
     dict(type='Flip', keys=['img_B'], direction='horizontal'),
     dict(type='PackUnpairedInputs'),
 ]
-pipeline_test = [
+# also what mmagic's inferencers run (cfg.test_pipeline) on a bare image
+# path, with no dataset to name the domains: the packer names them
+test_pipeline = [
     dict(type='LoadImageFromFile', key='img_A', color_type='color'),
     dict(type='LoadImageFromFile', key='img_B', color_type='color'),
     # ground-truth object masks (testA_mask/, testB_mask/) for the metrics
     dict(type='LoadUnpairedMasks'),
-    dict(type='PackUnpairedInputs'),
+    dict(type='PackUnpairedInputs', domains=[domain_a, domain_b]),
 ]
 _dataset = dict(data_root=data_root, domain_a=domain_a, domain_b=domain_b)
 train_dataloader = dict(
@@ -45,7 +47,7 @@ train_dataloader = dict(
     dataset=dict(_dataset, pipeline=pipeline_train))
 test_dataloader = dict(
     num_workers=1, batch_size=8, dataset=dict(_dataset,
-                                              pipeline=pipeline_test))
+                                              pipeline=test_pipeline))
 
 # mask IoU, background/object change and translation success per direction
 test_evaluator = dict(metrics=[

@@ -198,10 +198,34 @@ class TestPackUnpairedInputs(unittest.TestCase):
         self.assertEqual(sample.img_apple_path, 'a.png')
         self.assertEqual(sample.img_orange_path, 'b.png')
 
+    def test_domains_for_samples_no_dataset_made(self):
+        """An inferencer runs the pipeline on a bare dict: the names come
+        from ``domains``; a dataset's names must agree with them."""
+        def bare():
+            return dict(img_A=np.zeros((4, 4, 3), np.uint8),
+                        img_B=np.ones((4, 4, 3), np.uint8),
+                        img_A_path='x.png', img_B_path='x.png')
+
+        packed = PackUnpairedInputs(domains=['apple', 'orange'])(bare())
+        self.assertEqual(set(packed['inputs']), {'img_apple', 'img_orange'})
+        self.assertTrue((packed['inputs']['img_orange'] == 1).all())
+        self.assertEqual(packed['data_samples'].img_apple_path, 'x.png')
+        named = dict(bare(), domain_a='apple', domain_b='orange')
+        packed = PackUnpairedInputs(domains=('apple', 'orange'))(named)
+        self.assertEqual(set(packed['inputs']), {'img_apple', 'img_orange'})
+        with self.assertRaisesRegex(ValueError, r"domains=\[domain_a"):
+            PackUnpairedInputs()(bare())
+        with self.assertRaisesRegex(ValueError, "'pear'"):
+            PackUnpairedInputs(domains=['apple', 'pear'])(named)
+        with self.assertRaisesRegex(ValueError, 'two domains'):
+            PackUnpairedInputs(domains=['apple'])
+
     def test_repr(self):
         self.assertEqual(repr(PackUnpairedInputs()),
                          "PackUnpairedInputs(keys=('img',))")
-
+        self.assertEqual(repr(PackUnpairedInputs(domains=('a', 'b'))),
+                         "PackUnpairedInputs(keys=('img',), domains=['a', "
+                         "'b'])")
 
 
 class TestBadFiles(unittest.TestCase):

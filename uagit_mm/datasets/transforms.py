@@ -1,4 +1,6 @@
 """Loading of ground-truth masks and packing under the domain names."""
+from typing import Dict, Optional, Sequence
+
 import cv2
 import numpy as np
 import torch
@@ -6,6 +8,7 @@ from mmcv.transforms import BaseTransform
 
 from mmagic.datasets.transforms import PackInputs
 from mmagic.registry import TRANSFORMS
+from uagit_mm.errors import ConfigError
 
 
 @TRANSFORMS.register_module()
@@ -57,16 +60,50 @@ class PackUnpairedInputs(BaseTransform):
     before mmagic's :class:`PackInputs` builds ``inputs`` (images only) and
     the ``DataSample`` (images, ground-truth masks, paths).
 
+    Samples that no dataset made (an inferencer runs the pipeline on a bare
+    ``dict(img_A_path=..., img_B_path=...)``) carry no domain names; they
+    take them from ``domains``, which is why the configs' top-level
+    ``test_pipeline`` (the one mmagic's inferencers read) names them.
+
     Args:
         keys (tuple[str]): Generic keys packed as image tensors.
             Defaults to ('img',).
+        domains (Sequence[str], optional): The names of domains A and B for
+            samples without ``domain_a`` / ``domain_b``. A sample that has
+            them must agree. Defaults to None (the sample must name them).
     """
 
-    def __init__(self, keys=('img', )) -> None:
+    def __init__(self,
+                 keys=('img', ),
+                 domains: Optional[Sequence[str]] = None) -> None:
         self.keys = tuple(keys)
+        if domains is not None and (isinstance(domains, str)
+                                    or len(domains) != 2):
+            raise ConfigError('PackUnpairedInputs: domains must name the two '
+                              f'domains A and B, got {domains!r}')
+        self.domains = tuple(domains) if domains is not None else None
+
+    def _domain_names(self, results: dict) -> Dict[str, str]:
+        """``{'A': name, 'B': name}`` from the sample or from ``domains``."""
+        given = (results.get('domain_a'), results.get('domain_b'))
+        if None not in given:
+            if self.domains is not None and given != self.domains:
+                raise ConfigError(
+                    'PackUnpairedInputs: the dataset names the domains '
+                    f'{list(given)} but the pipeline names '
+                    f'{list(self.domains)}')
+            return dict(A=given[0], B=given[1])
+        if self.domains is None:
+            raise ConfigError(
+                'PackUnpairedInputs: the sample names no domains (a dataset '
+                'such as UnpairedFolderDataset sets domain_a / domain_b); for '
+                'a pipeline used without one, e.g. by an inferencer, give '
+                "them: dict(type='PackUnpairedInputs', domains=[domain_a, "
+                'domain_b])')
+        return dict(A=self.domains[0], B=self.domains[1])
 
     def transform(self, results: dict) -> dict:
-        names = {'A': results['domain_a'], 'B': results['domain_b']}
+        names = self._domain_names(results)
         renamed = {}
         for key, value in results.items():
             new_key = key
@@ -92,4 +129,6 @@ class PackUnpairedInputs(BaseTransform):
             meta_keys=paths).transform(renamed)
 
     def __repr__(self) -> str:
-        return f'{self.__class__.__name__}(keys={self.keys})'
+        domains = '' if self.domains is None else \
+            f', domains={list(self.domains)}'
+        return f'{self.__class__.__name__}(keys={self.keys}{domains})'

@@ -1,7 +1,11 @@
 # Unpaired folders in the CycleGAN layout: data_root/{trainA,trainB,testA,testB}.
 # Training: resize 286, random 256 crop, random horizontal flip (the paper).
 # Pipelines use the generic keys img_A / img_B; PackUnpairedInputs renames them
-# to the domain names given to the dataset.
+# to the domain names given to the dataset. mmagic's TranslationInferencer runs
+# the top-level test_pipeline on a bare image path, with no dataset to name the
+# domains: a config that names them can make it work by redefining
+# test_pipeline with dict(type='PackUnpairedInputs', domains=[domain_a,
+# domain_b]) (as uagit_cpu_1xb1-2500iters_synthetic64.py does).
 dataset_type = 'UnpairedFolderDataset'
 data_root = None  # set by the dataset config or --cfg-options data_root=...
 
