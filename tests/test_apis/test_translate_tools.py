@@ -144,6 +144,26 @@ class TestInference(ToolTestCase):
         with self.assertRaises(ValueError):
             resolve_direction(model, target_domain='zebra')
 
+    def test_wrapped_keys_and_missing_weights(self):
+        """DDP's ``.module.`` segments are removed; discriminators may be
+        missing, generator and attention weights may not."""
+        state = self.model.state_dict()
+        wrapped = {k.replace('generators.', 'generators.module.', 1): v
+                   for k, v in state.items()
+                   if not k.startswith('discriminators.')}
+        path = osp.join(self.tmp.name, 'wrapped.pth')
+        torch.save({'state_dict': wrapped}, path)
+        model = init_model(CONFIG, path, cfg_options=dict(TINY))
+        for k, v in state.items():
+            if not k.startswith('discriminators.'):
+                self.assertTrue(torch.equal(model.state_dict()[k], v), k)
+        lost = next(k for k in state if k.startswith('attentions.'))
+        del wrapped[lost]
+        torch.save({'state_dict': wrapped}, path)
+        with self.assertRaisesRegex(ValueError,
+                                    f'does not fit .*missing.*{lost}'):
+            init_model(CONFIG, path, cfg_options=dict(TINY))
+
     def test_mismatched_config_is_an_error(self):
         with self.assertRaisesRegex(ValueError, 'does not fit'):
             init_model(CONFIG, self.ckpt)  # full-size config

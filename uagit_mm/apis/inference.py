@@ -1,14 +1,22 @@
 """Build a trained model and translate images of any size."""
+import re
 from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from mmengine.registry import init_default_scope
+from mmengine.runner.checkpoint import _load_checkpoint_to_model
 
 from mmagic.registry import MODELS
+from mmagic.utils import tensor2img
 from ..checkpoint import load_from_local
+from ..errors import ConfigError
 from ..utils import load_config
+
+#: Checkpoints of distributed runs saved without SafeCheckpointHook carry
+#: ``module.`` segments from the DDP wrappers, anywhere in a key.
+_MODULE_SEGMENT = (r'(^|\.)module\.', r'\1')
 
 
 def resolve_direction(model, direction: Optional[str] = None,
@@ -30,17 +38,61 @@ def resolve_direction(model, direction: Optional[str] = None,
     return domains[1] if direction == 'a2b' else domains[0]
 
 
+def load_weights(model, checkpoint: str,
+                 config: str = 'the config') -> None:
+    """Load a checkpoint's weights into a UAGIT model, safely and checked.
+
+    The file is read with ``torch.load(weights_only=True)``
+    (:func:`uagit_mm.checkpoint.load_from_local`): files made by
+    ``tools/train.py`` or ``tools/publish_model.py`` load, a file whose
+    pickle would run code is refused. ``.module.`` segments that DDP wrappers
+    leave in keys are removed. Discriminator weights are not needed
+    (published checkpoints drop them); generator and attention weights must
+    all be present with the model's shapes, and no key may be left over.
+    mmengine then loads the weights.
+
+    Args:
+        model: A UAGIT model built from ``config``.
+        checkpoint (str): Path of the checkpoint.
+        config (str): How to name the config in errors.
+
+    Raises:
+        UnsafeCheckpointError: The file needs arbitrary unpickling.
+        ConfigError: The checkpoint does not fit the model.
+    """
+    state = load_from_local(checkpoint, map_location='cpu')
+    weights = state.get('state_dict', state)
+    revised = {re.sub(*_MODULE_SEGMENT, k): v for k, v in weights.items()}
+    own = model.state_dict()
+
+    def unfit(reason: str) -> ConfigError:
+        return ConfigError(f'checkpoint {checkpoint} does not fit config '
+                           f'{config}: {reason}')
+
+    # mmengine's loader only logs what does not fit, so check first
+    for key, value in own.items():
+        if key in revised and revised[key].shape != value.shape:
+            raise unfit(f'size mismatch for {key}: copying a param with '
+                        f'shape {revised[key].shape} from checkpoint, the '
+                        f'shape in current model is {value.shape}.')
+    needed = [k for k in own
+              if k not in revised and not k.startswith('discriminators.')]
+    unexpected = [k for k in revised if k not in own]
+    if needed or unexpected:
+        raise unfit(f'missing {needed[:5]}{"..." if len(needed) > 5 else ""}'
+                    f', unexpected {unexpected[:5]}')
+    # checked above: nothing for mmengine to warn about but the
+    # discriminators a published checkpoint leaves out
+    _load_checkpoint_to_model(model, state, strict=False, logger='silent',
+                              revise_keys=[_MODULE_SEGMENT])
+
+
 def init_model(config: str,
                checkpoint: Optional[str] = None,
                device: str = 'cpu',
                cfg_options: Optional[dict] = None):
-    """Build a UAGIT model from a config and load a checkpoint safely.
-
-    The checkpoint is loaded with ``torch.load(weights_only=True)``; files
-    made by ``tools/train.py`` or ``tools/publish_model.py`` load, a file
-    whose pickle would run code is refused. Discriminator weights are not
-    needed (published checkpoints drop them); generator and attention
-    weights must all be present.
+    """Build a UAGIT model from a config and load a checkpoint safely
+    (:func:`load_weights`).
 
     Returns:
         The model in eval mode on ``device``, with ``model.cfg`` set.
@@ -50,27 +102,7 @@ def init_model(config: str,
     init_default_scope(cfg.get('default_scope', 'mmagic'))
     model = MODELS.build(cfg.model)
     if checkpoint:
-        state = load_from_local(checkpoint, map_location='cpu')
-        weights = state.get('state_dict', state)
-        # checkpoints of distributed runs saved without SafeCheckpointHook
-        # carry 'module.' segments from the DDP wrappers
-        weights = {
-            ('.' + k).replace('.module.', '.')[1:]: v
-            for k, v in weights.items()
-        }
-        try:
-            missing, unexpected = model.load_state_dict(weights,
-                                                        strict=False)
-        except RuntimeError as err:  # shape mismatches
-            first = str(err).split('\n\t')[1:2] or [str(err)]
-            raise ValueError(f'checkpoint {checkpoint} does not fit config '
-                             f'{config}: {first[0]}') from None
-        needed = [k for k in missing if not k.startswith('discriminators.')]
-        if needed or unexpected:
-            raise ValueError(
-                f'checkpoint {checkpoint} does not fit config {config}: '
-                f'missing {needed[:5]}{"..." if len(needed) > 5 else ""}, '
-                f'unexpected {unexpected[:5]}')
+        load_weights(model, checkpoint, config)
     model.cfg = cfg
     return model.to(device).eval()
 
@@ -86,18 +118,74 @@ def _fit(image: np.ndarray, max_side: Optional[int]) -> np.ndarray:
 
 
 @torch.no_grad()
-def translate_arrays(model,
-                     images: Sequence[np.ndarray],
-                     target_domain: str,
-                     max_side: Optional[int] = None
-                     ) -> List[Tuple[np.ndarray, np.ndarray]]:
-    """Translate RGB images into ``target_domain``.
+def translate_tensors(model,
+                      images: Sequence[np.ndarray],
+                      target_domain: str,
+                      max_side: Optional[int] = None,
+                      denormalize: bool = False
+                      ) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Translate RGB images into ``target_domain``; the model's tensors.
 
     Images of one size are translated as one batch. Any size works: the model
     pads to what its networks need and crops back, so the output has exactly
     the input's size. With ``max_side``, larger images are translated at a
     working size whose longer side is ``max_side`` and the results are
     resized back to the input size.
+
+    Args:
+        model: A UAGIT model (eval mode).
+        images: RGB uint8 arrays (H, W, 3), all the same size.
+        target_domain (str): Domain to translate into.
+        max_side (int, optional): Bound on the working size.
+        denormalize (bool): Give the translations in [0, 255] rather than
+            normalised (resized back in that range). Defaults to False.
+
+    Returns:
+        tuple[Tensor, Tensor]: The translations (N, 3, H, W) BGR, as the
+        model gives them (normalised by its data preprocessor: [-1, 1] with
+        mmagic's defaults) or in [0, 255] with ``denormalize``, and the
+        attention (N, 1, H, W) in [0, 1].
+    """
+    dev = next(model.parameters()).device
+    sizes = {im.shape[:2] for im in images}
+    if len(sizes) != 1:
+        raise ValueError(f'translate: one size per batch, got {sizes}')
+    h, w = images[0].shape[:2]
+    work = np.stack([_fit(im, max_side) for im in images])
+    # mmagic loads BGR, so the models are trained on BGR
+    x = torch.from_numpy(work[..., ::-1].copy()).permute(0, 3, 1, 2)
+    pre = model.data_preprocessor
+    x = (x.to(dev).float() - pre.mean.to(dev)) / pre.std.to(dev)
+    fake, attn = model.translate(x, target_domain)
+    if denormalize:
+        fake = fake * pre.std.to(dev) + pre.mean.to(dev)
+    if fake.shape[-2:] != (h, w):
+        fake = F.interpolate(fake, size=(h, w), mode='bicubic',
+                             align_corners=False)
+        attn = F.interpolate(attn, size=(h, w), mode='bilinear',
+                             align_corners=False)
+    return fake, attn
+
+
+def mask_to_uint8(mask: torch.Tensor) -> np.ndarray:
+    """An attention map (1, H, W) in [0, 1] as uint8 (H, W), 255 = attended.
+
+    Through a three-channel copy: ``tensor2img`` squeezes leading size-1
+    dimensions (a one-pixel-high mask would become a vector) and clamps its
+    input in place.
+    """
+    return np.ascontiguousarray(
+        tensor2img(mask.repeat(3, 1, 1), min_max=(0, 1))[..., 0])
+
+
+def translate_arrays(model,
+                     images: Sequence[np.ndarray],
+                     target_domain: str,
+                     max_side: Optional[int] = None
+                     ) -> List[Tuple[np.ndarray, np.ndarray]]:
+    """Translate RGB images into ``target_domain``, as uint8 arrays.
+
+    As :func:`translate_tensors` (one size per batch, any size, ``max_side``).
 
     Args:
         model: A UAGIT model (eval mode).
@@ -111,23 +199,9 @@ def translate_arrays(model,
     """
     if not images:
         return []
-    dev = next(model.parameters()).device
-    sizes = {im.shape[:2] for im in images}
-    if len(sizes) != 1:
-        raise ValueError(f'translate_arrays: one size per batch, got {sizes}')
-    h, w = images[0].shape[:2]
-    work = np.stack([_fit(im, max_side) for im in images])
-    # mmagic loads BGR, so the models are trained on BGR
-    x = torch.from_numpy(work[..., ::-1].copy()).permute(0, 3, 1, 2)
-    pre = model.data_preprocessor
-    x = (x.to(dev).float() - pre.mean.to(dev)) / pre.std.to(dev)
-    fake, attn = model.translate(x, target_domain)
-    fake = fake * pre.std.to(dev) + pre.mean.to(dev)
-    if fake.shape[-2:] != (h, w):
-        fake = F.interpolate(fake, size=(h, w), mode='bicubic',
-                             align_corners=False)
-        attn = F.interpolate(attn, size=(h, w), mode='bilinear',
-                             align_corners=False)
-    fake = fake.clamp(0, 255).round().byte().flip(1).permute(0, 2, 3, 1)
-    attn = (attn[:, 0].clamp(0, 1) * 255).round().byte()
-    return [(f.cpu().numpy(), a.cpu().numpy()) for f, a in zip(fake, attn)]
+    fake, attn = translate_tensors(model, images, target_domain, max_side,
+                                   denormalize=True)
+    # tensor2img reads RGB and writes BGR: the model's BGR comes out RGB
+    # (it clamps in place: ``fake`` is ours to change)
+    return [(tensor2img(f, min_max=(0, 255)), mask_to_uint8(a))
+            for f, a in zip(fake, attn)]

@@ -10,19 +10,21 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
 from mmagic.registry import HOOKS
+from mmagic.utils import tensor2img
 from uagit_mm.utils.rng import get_rng_state, set_rng_state
 from uagit_mm.errors import ConfigError
 
 
 def _to_rgb_uint8(x: torch.Tensor, bgr: bool) -> np.ndarray:
-    """(C, H, W) in [-1, 1] (or (1, H, W) in [0, 1] for masks) -> HWC."""
+    """(C, H, W) in [-1, 1] (or (1, H, W) in [0, 1] for masks) -> RGB HWC.
+
+    tensor2img gets copies: it clamps its input in place.
+    """
     if x.shape[0] == 1:
-        arr = (x.float().clamp(0, 1) * 255).expand(3, -1, -1)
-    else:
-        arr = ((x.float().clamp(-1, 1) + 1) * 127.5)
-        if bgr:
-            arr = arr.flip(0)
-    return arr.round().byte().permute(1, 2, 0).cpu().numpy()
+        return tensor2img(x.repeat(3, 1, 1), min_max=(0, 1))
+    # tensor2img swaps the channel order (it expects RGB and gives BGR)
+    img = tensor2img(x.clone(), min_max=(-1, 1))
+    return img if bgr else np.ascontiguousarray(img[..., ::-1])
 
 
 @HOOKS.register_module()

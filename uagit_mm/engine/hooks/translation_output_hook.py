@@ -9,20 +9,16 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
 from mmagic.registry import HOOKS
+from mmagic.utils import tensor2img
 from ...apis.image_io import save_png_atomic
+from ...apis.inference import mask_to_uint8
 from uagit_mm.errors import ConfigError
 
 
-def _image_to_uint8(img: torch.Tensor) -> np.ndarray:
-    """(C, H, W) float in [0, 255] -> (H, W, C) uint8."""
-    arr = img.detach().float().cpu().clamp(0, 255).round().byte().numpy()
-    return arr.transpose(1, 2, 0) if arr.ndim == 3 else arr
-
-
-def _mask_to_uint8(mask: torch.Tensor) -> np.ndarray:
-    """(1, H, W) float in [0, 1] -> (H, W) uint8 (255 = attended)."""
-    return (mask.detach().float().cpu()[0].clamp(0, 1) * 255).round().byte(
-    ).numpy()
+def _image_to_rgb_uint8(img: torch.Tensor) -> np.ndarray:
+    """(3, H, W) BGR float in [0, 255] -> (H, W, 3) RGB uint8 (tensor2img
+    swaps the channel order; it clamps in place, so it gets a copy)."""
+    return tensor2img(img.clone(), min_max=(0, 255))
 
 
 @HOOKS.register_module()
@@ -90,12 +86,11 @@ class TranslationOutputHook(Hook):
                     self._written.add((src, path))
                 # the translations are BGR, as mmagic loads images
                 save_png_atomic(osp.join(folder, f'{stem}.png'),
-                                _image_to_uint8(sample.get(f'fake_{tgt}'))
-                                [..., ::-1].copy())
+                                _image_to_rgb_uint8(sample.get(f'fake_{tgt}')))
                 if f'attention_{src}' in sample:
                     save_png_atomic(
                         osp.join(folder, f'{stem}_mask.png'),
-                        _mask_to_uint8(sample.get(f'attention_{src}')))
+                        mask_to_uint8(sample.get(f'attention_{src}')))
                 self._counts[src] += 1
 
     def after_test(self, runner) -> None:
