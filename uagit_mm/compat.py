@@ -194,6 +194,57 @@ def _fix_cpu_pytorch_launcher() -> None:
     APPLIED.append('CPU-only pytorch launcher (gloo)')
 
 
+def _dispatch_registered_inferencers() -> None:
+    """Let ``MMagicInferencer`` build inferencers registered in mmengine's
+    ``INFERENCERS`` registry, for task names mmagic does not know.
+
+    Not a bug but a missing extension point: mmagic 1.2's ``Inferencers``
+    maps task names to its own classes in a hard-coded if/elif chain and
+    raises ``ValueError('Unknown inferencer task: ...')`` for any other
+    name, so a plugin's inferencer cannot be reached through
+    ``MMagicInferencer(model_name=...)`` without this. Swapped in only where
+    ``MMagicInferencer`` looks the name up (``mmagic.apis.mmagic_inferencer``)
+    is a subclass that runs mmagic's own code unchanged and, only when that
+    refuses the task as unknown, builds the class registered under the
+    task's name (uagit_mm registers ``'Attention-guided Image2Image'``, the
+    task of model name ``'uagit'``). Every built-in task, ``'translation'``
+    included, gets mmagic's classes exactly as before. Skipped where mmagic
+    has an inferencer registry of its own.
+    """
+    import mmagic.registry
+    from mmagic.apis import mmagic_inferencer
+    from mmengine.registry import INFERENCERS
+    if hasattr(mmagic.registry, 'INFERENCERS'):
+        return  # upstream dispatches through a registry: nothing to add
+    stock = mmagic_inferencer.Inferencers
+    if getattr(stock, 'consults_registry', False):
+        return  # already done
+
+    class Inferencers(stock):
+        __doc__ = stock.__doc__
+        consults_registry = True
+
+        def __init__(self, task=None, config=None, ckpt=None, device=None,
+                     extra_parameters=None, seed=2022) -> None:
+            try:
+                super().__init__(task, config, ckpt, device,
+                                 extra_parameters, seed=seed)
+                return
+            except ValueError as err:
+                registered = INFERENCERS.get(task) if isinstance(
+                    task, str) else None
+                if registered is None or \
+                        str(err) != f'Unknown inferencer task: {task}':
+                    raise
+            self.task = task
+            self.inferencer = registered(
+                config, ckpt, device, extra_parameters, seed=seed)
+
+    mmagic_inferencer.Inferencers = Inferencers
+    APPLIED.append('mmagic Inferencers: registered tasks (no extension '
+                   'point in mmagic 1.2)')
+
+
 def apply_before_mmagic() -> None:
     """Fixes that must run before mmagic is imported (1 and 2)."""
     _fix_numpy_bool8()
@@ -204,6 +255,7 @@ def apply_after_mmagic() -> None:
     """Fixes that patch already-imported code (3 and 5)."""
     _fix_generation_init_weights()
     _fix_cpu_pytorch_launcher()
+    _dispatch_registered_inferencers()
 
 
 apply_before_mmagic()

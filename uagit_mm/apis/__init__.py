@@ -1,12 +1,14 @@
 from .image_io import (IMAGE_SUFFIXES, ImageReadError, find_images, read_rgb,
                        save_png_atomic)
-from .inference import init_model, resolve_direction, translate_arrays
-from .inferencer import AttentionTranslationInferencer, register
+from .inference import (init_model, load_weights, mask_to_uint8,
+                        resolve_direction, translate_arrays, translate_tensors)
+from .inferencer import AttentionTranslationInferencer, add_to_model_table
 
-register()
+add_to_model_table()
 
 __all__ = [
     'IMAGE_SUFFIXES', 'ImageReadError', 'find_images', 'read_rgb',
-    'save_png_atomic', 'init_model', 'resolve_direction', 'translate_arrays',
+    'save_png_atomic', 'init_model', 'load_weights', 'mask_to_uint8',
+    'resolve_direction', 'translate_arrays', 'translate_tensors',
     'AttentionTranslationInferencer'
 ]

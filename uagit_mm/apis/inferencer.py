@@ -1,83 +1,162 @@
 """mmagic's inference API for attention-guided translation.
 
-``MMagicInferencer(model_name='uagit', model_config=CONFIG,
-model_ckpt=CHECKPOINT)`` builds :class:`AttentionTranslationInferencer`:
-mmagic's ``TranslationInferencer`` always translates into the model's default
-domain and returns no mask, so for UAGIT models this subclass lets
-``extra_parameters={'target_domain': ...}`` choose the direction and returns
-(and saves) the attention mask too. Other translation models go through
-mmagic's code unchanged.
+:class:`AttentionTranslationInferencer` is registered in mmengine's
+``INFERENCERS`` registry under the task name ``'Attention-guided
+Image2Image'``, and the model name ``'uagit'`` is added to mmagic's table of
+inference models with that task, so ``MMagicInferencer(model_name='uagit',
+model_config=CONFIG, model_ckpt=CHECKPOINT)`` builds it (mmagic 1.2 reaches
+registered inferencers through :func:`uagit_mm.compat` fix 6). Every other
+model, ``'cyclegan'`` and ``'pix2pix'`` included, keeps mmagic's
+``TranslationInferencer``.
 """
 import os.path as osp
-from typing import Dict, Optional
+import warnings
+from typing import Dict, List, Optional, Tuple, Union
 
 import numpy as np
+import torch
+from mmengine.registry import INFERENCERS
 
-from mmagic.apis import inferencers as _mmagic_inferencers
 from mmagic.apis.inferencers.translation_inferencer import \
     TranslationInferencer
 from mmagic.apis.mmagic_inferencer import MMagicInferencer
+from mmagic.registry import MODELS
+from mmagic.utils import tensor2img
 from .image_io import read_rgb, save_png_atomic
-from .inference import resolve_direction, translate_arrays
+from .inference import (load_weights, mask_to_uint8, resolve_direction,
+                        translate_tensors)
+
+#: The task of ``'uagit'`` in mmagic's model table, and the name the
+#: inferencer is registered under (beside its class name).
+TASK = 'Attention-guided Image2Image'
+
+Preds = Tuple[torch.Tensor, torch.Tensor]
 
 
+@INFERENCERS.register_module(
+    name=['AttentionTranslationInferencer', 'attention_translation', TASK])
 class AttentionTranslationInferencer(TranslationInferencer):
-    """Translation inferencer that knows about attention.
+    """mmagic's translation inferencer for attention-guided models.
 
-    Extra parameters: ``target_domain`` (default: the model's default
-    domain) and ``max_side`` (bound on the working size). ``infer`` returns
-    ``{'translation': RGB uint8 (H, W, 3), 'attention': uint8 (H, W)}``;
-    with ``result_out_dir='out/x.png'`` it writes ``out/x.png`` and
-    ``out/x_mask.png``.
+    Used as mmagic's ``TranslationInferencer`` is, with the same return
+    value, plus what an attention model adds: a choice of direction, the
+    attention mask, images of any size and mode.
+
+    Inputs: ``img``, a path (any common image file; grayscale, RGBA, 16-bit
+    are converted) or an RGB uint8 array (H, W, 3).
+
+    Extra parameters (``extra_parameters={...}`` when building or calling;
+    like mmagic's, a value given to a call stays for later calls):
+
+    - ``target_domain``: the domain to translate into (default: the model's
+      default domain, the second of ``model.domains``);
+    - ``max_side``: translate larger images at this longer side and resize
+      the result back to the input size (default: no bound).
+
+    Returns ``(result, img)`` as mmagic's ``TranslationInferencer`` does:
+
+    - ``result['infer_results']``: the translation (3, H, W) as the model
+      gives it (BGR, in [-1, 1]);
+    - ``result['attention']`` (the addition): the attention mask of the
+      source image (1, H, W) in [0, 1], 1 = attended;
+    - ``img``: the translation for viewing, (1, 3, H, W) RGB in [0, 1].
+
+    H and W are the input's size. With ``result_out_dir='out/x.png'`` it
+    also writes ``out/x.png`` (the translation, RGB) and ``out/x_mask.png``
+    (the mask, 8-bit, 255 = attended); both are PNG files, whatever the
+    suffix of ``result_out_dir``.
+
+    Examples:
+        >>> from mmagic.apis import MMagicInferencer
+        >>> import uagit_mm  # noqa
+        >>> editor = MMagicInferencer(
+        ...     model_name='uagit', model_config=CONFIG,
+        ...     model_ckpt=CHECKPOINT,
+        ...     extra_parameters=dict(target_domain='zebra'))
+        >>> result, img = editor.infer(img='horse.jpg',
+        ...                            result_out_dir='out/zebra.png')
+        >>> mask = result['attention']  # (1, H, W) in [0, 1]
     """
 
-    def __init__(self, *args, **kwargs) -> None:
+    extra_parameters = dict(target_domain=None, max_side=None)
+
+    def __init__(self, config, ckpt: Optional[str] = None, *args,
+                 **kwargs) -> None:
+        if isinstance(config, str) and not osp.isfile(config):
+            raise FileNotFoundError(
+                f'config {config} not found: give the config the model was '
+                "trained with, e.g. MMagicInferencer(model_name='uagit', "
+                'model_config=CONFIG, model_ckpt=CHECKPOINT)')
+        if not ckpt:
+            warnings.warn('AttentionTranslationInferencer: no checkpoint '
+                          'given, the model keeps its random weights')
         # an instance copy: mmagic keeps extra_parameters on the class
-        self.extra_parameters = dict(target_domain=None, max_side=None)
-        super().__init__(*args, **kwargs)
+        self.extra_parameters = dict(type(self).extra_parameters)
+        super().__init__(config, ckpt, *args, **kwargs)
 
-    def _is_attention_model(self) -> bool:
-        return hasattr(self.model, 'translate') and hasattr(
-            self.model, 'attentions')
+    def _init_model(self, cfg, ckpt: Optional[str], device):
+        """Build the model and load ``ckpt`` with :func:`load_weights`
+        (``torch.load(weights_only=True)`` and a key check) in place of
+        mmengine's ``load_checkpoint``."""
+        model = MODELS.build(cfg.model)
+        if ckpt:
+            load_weights(model, ckpt,
+                         getattr(cfg, 'filename', None) or 'the config')
+        model.cfg = cfg
+        return model.to(device).eval()
 
-    def preprocess(self, img):
-        if not self._is_attention_model():
-            return super().preprocess(img)
+    def preprocess(self, img: Union[str, np.ndarray]) -> np.ndarray:
+        """Read ``img`` as RGB uint8 and fix the target domain."""
         self.target_domain = resolve_direction(
             self.model, target_domain=self.extra_parameters['target_domain'])
         return read_rgb(img) if isinstance(img, str) else np.asarray(img)
 
-    def forward(self, inputs):
-        if not self._is_attention_model():
-            return super().forward(inputs)
-        fake, mask = translate_arrays(
-            self.model, [inputs], self.target_domain,
-            max_side=self.extra_parameters['max_side'])[0]
-        return dict(translation=fake, attention=mask)
+    def forward(self, inputs: np.ndarray) -> Preds:
+        """The translation (1, 3, H, W) and the attention (1, 1, H, W)."""
+        return translate_tensors(self.model, [inputs], self.target_domain,
+                                 max_side=self.extra_parameters['max_side'])
 
-    def visualize(self, preds, result_out_dir: Optional[str] = None):
-        if not self._is_attention_model():
-            return super().visualize(preds, result_out_dir)
+    def visualize(self, preds: Preds,
+                  result_out_dir: Optional[str] = None) -> torch.Tensor:
+        """The translation as (1, 3, H, W) RGB in [0, 1]; with
+        ``result_out_dir``, the translation and mask PNGs written."""
+        fake, attn = preds
+        pre = self.model.data_preprocessor
+        bgr = fake * pre.std.to(fake.device) + pre.mean.to(fake.device)
+        imgs = (bgr[:, [2, 1, 0]] / 255.).clamp(0, 1)
         if result_out_dir:
             root, _ = osp.splitext(result_out_dir)
-            save_png_atomic(root + '.png', preds['translation'])
-            save_png_atomic(root + '_mask.png', preds['attention'])
-        return preds['translation']
+            # tensor2img swaps the channel order: BGR in, RGB out
+            save_png_atomic(root + '.png',
+                            tensor2img(bgr[0], min_max=(0, 255)))
+            save_png_atomic(root + '_mask.png', mask_to_uint8(attn[0]))
+        return imgs
 
-    def postprocess(self, preds, imgs=None, is_batch: bool = False,
-                    get_datasample: bool = False) -> Dict:
-        if not self._is_attention_model():
-            return super().postprocess(preds, imgs, is_batch, get_datasample)
-        return preds
+    def postprocess(self, preds: Preds, imgs: Optional[torch.Tensor] = None,
+                    is_batch: bool = False,
+                    get_datasample: bool = False
+                    ) -> Tuple[Union[Dict, List[Dict]], torch.Tensor]:
+        """``(result, imgs)`` as mmagic's, ``result`` with the attention."""
+        fake, attn = preds
+        results = [
+            dict(infer_results=f, attention=a) for f, a in zip(fake, attn)
+        ]
+        return (results if is_batch else results[0]), imgs
 
 
-def register() -> None:
-    """Make ``MMagicInferencer(model_name='uagit', ...)`` and the
-    ``translation`` task use :class:`AttentionTranslationInferencer`."""
-    _mmagic_inferencers.TranslationInferencer = \
-        AttentionTranslationInferencer
-    if 'uagit' not in MMagicInferencer.inference_supported_models:
-        MMagicInferencer.init_inference_supported_models_cfg()
-        MMagicInferencer.inference_supported_models.append('uagit')
-        MMagicInferencer.inference_supported_models_cfg['uagit'] = dict(
-            task='Image2Image', settings=[dict(Name='uagit', Config='')])
+def add_to_model_table() -> None:
+    """Add ``'uagit'`` to mmagic's table of inference models, once.
+
+    The table is mmagic's own list of names ``MMagicInferencer`` accepts,
+    read from its metafiles; its entry for ``'uagit'`` names no config or
+    weights (give ``model_config`` and ``model_ckpt``) and the task
+    :data:`TASK`.
+    """
+    if 'uagit' in MMagicInferencer.inference_supported_models:
+        return
+    # mmagic fills the table from its metafiles on first use; fill it first,
+    # or that would look for configs/uagit/metafile.yml in mmagic
+    MMagicInferencer.init_inference_supported_models_cfg()
+    MMagicInferencer.inference_supported_models.append('uagit')
+    MMagicInferencer.inference_supported_models_cfg['uagit'] = dict(
+        task=TASK, settings=[dict(Name='uagit', Config='')])
