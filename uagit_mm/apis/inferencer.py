@@ -4,9 +4,10 @@
 ``INFERENCERS`` registry under the task name ``'Attention-guided
 Image2Image'``, and the model name ``'uagit'`` is added to mmagic's table of
 inference models with that task, so ``MMagicInferencer(model_name='uagit',
-model_config=CONFIG, model_ckpt=CHECKPOINT)`` builds it (mmagic 1.2 reaches
-registered inferencers through :func:`uagit_mm.compat` fix 6). Every other
-model, ``'cyclegan'`` and ``'pix2pix'`` included, keeps mmagic's
+model_config=CONFIG, model_ckpt=CHECKPOINT)`` builds it (mmagic 1.2 has no
+way to reach a registered inferencer; see
+``uagit_mm.compat._dispatch_registered_inferencers``). Every other model,
+``'cyclegan'`` and ``'pix2pix'`` included, keeps mmagic's
 ``TranslationInferencer``.
 """
 import os.path as osp
