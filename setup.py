@@ -1,7 +1,6 @@
 """Install uagit_mm (the requirements are installed by tools/install.sh)."""
 import os.path as osp
 import re
-
 from setuptools import find_packages, setup
 
 HERE = osp.dirname(osp.abspath(__file__))

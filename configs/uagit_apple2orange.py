@@ -5,9 +5,12 @@ domain_a, domain_b = 'apple', 'orange'
 data_root = 'data/apple2orange'
 
 model = dict(domains=[domain_a, domain_b])
+test_pipeline = _base_.test_pipeline[:-1] + [
+    dict(type='PackUnpairedInputs', domains=[domain_a, domain_b])
+]
 _dataset = dict(data_root=data_root, domain_a=domain_a, domain_b=domain_b)
 train_dataloader = dict(dataset=_dataset)
-test_dataloader = dict(dataset=_dataset)
+test_dataloader = dict(dataset=dict(_dataset, pipeline=test_pipeline))
 
 num_test_a, num_test_b = 266, 248  # testA (apple), testB (orange)
 _fid = _base_.test_evaluator.metrics[0]

@@ -11,9 +11,14 @@ domain_a, domain_b = 'horse', 'zebra'
 data_root = 'data/horse2zebra'
 
 model = dict(domains=[domain_a, domain_b])
+# the test pipeline names the domains, so that mmagic's TranslationInferencer
+# (which has no dataset to supply them) can use it too
+test_pipeline = _base_.test_pipeline[:-1] + [
+    dict(type='PackUnpairedInputs', domains=[domain_a, domain_b])
+]
 _dataset = dict(data_root=data_root, domain_a=domain_a, domain_b=domain_b)
 train_dataloader = dict(dataset=_dataset)
-test_dataloader = dict(dataset=_dataset)
+test_dataloader = dict(dataset=dict(_dataset, pipeline=test_pipeline))
 
 # FID and KID x 100 per direction against the target domain's test set, from
 # one Inception pass (README, "Evaluation"). The Inception file is not

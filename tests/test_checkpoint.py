@@ -380,5 +380,6 @@ class TestResumeChoice(unittest.TestCase):
             os.utime(newer, (500, 500))
             self.assertEqual(choice(named), named)
 
+
 if __name__ == '__main__':
     unittest.main()

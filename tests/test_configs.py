@@ -128,6 +128,20 @@ class TestConfigs(unittest.TestCase):
                     self.assertEqual(dataset.data_root, cfg.data_root, loader)
                 self.assertTrue(cfg.test_dataloader.dataset.test_mode)
 
+    def test_test_pipeline_names_the_model_domains(self):
+        # mmagic's TranslationInferencer builds cfg.test_pipeline with no
+        # dataset to supply the domain names
+        for name, cfg in self.cfgs.items():
+            with self.subTest(config=name):
+                packers = [t for t in cfg.test_pipeline
+                           if t.type == 'PackUnpairedInputs']
+                if not packers:  # mmagic's own packing (CycleGAN)
+                    continue
+                self.assertEqual(packers[0].get('domains'), _domains(cfg))
+                self.assertEqual(
+                    cfg.test_dataloader.dataset.pipeline[-1].get('domains'),
+                    _domains(cfg))
+
     def test_sub_optimizers_have_explicit_type(self):
         for name, cfg in self.cfgs.items():
             with self.subTest(config=name):

@@ -186,8 +186,9 @@ def translate_folder_ratio(args):
 
 def main(argv=None):
     args = parse_args(argv)
-    import uagit_mm  # noqa: F401
     from mmengine.registry import init_default_scope
+
+    import uagit_mm  # noqa: F401
     init_default_scope('mmagic')
     device_name = torch.cuda.get_device_name() if args.device.startswith(
         'cuda') else f'CPU ({os.cpu_count()} cores, {torch.get_num_threads()}'\

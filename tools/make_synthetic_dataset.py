@@ -10,8 +10,9 @@ import sys
 import time
 from types import ModuleType
 
-_MODULE_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, 'uagit_mm', 'datasets',
-                            'synthetic.py')
+_MODULE_PATH = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), os.pardir, 'uagit_mm',
+    'datasets', 'synthetic.py')
 
 
 def load_synthetic() -> ModuleType:
@@ -31,12 +32,25 @@ def load_synthetic() -> ModuleType:
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('out_dir', help='destination folder (trainA, trainB, testA, testB and *_mask inside)')
-    parser.add_argument('--size', type=int, default=64, help='image side length in pixels (>= 32)')
-    parser.add_argument('--num-train', type=int, default=400, help='train images per domain')
-    parser.add_argument('--num-test', type=int, default=50, help='test images per domain')
-    parser.add_argument('--seed', type=int, default=0, help='base random seed (>= 0)')
-    parser.add_argument('--overwrite', action='store_true', help='replace an existing, different out_dir')
+    parser.add_argument(
+        'out_dir',
+        help=
+        'destination folder (trainA, trainB, testA, testB and *_mask inside)')
+    parser.add_argument(
+        '--size',
+        type=int,
+        default=64,
+        help='image side length in pixels (>= 32)')
+    parser.add_argument(
+        '--num-train', type=int, default=400, help='train images per domain')
+    parser.add_argument(
+        '--num-test', type=int, default=50, help='test images per domain')
+    parser.add_argument(
+        '--seed', type=int, default=0, help='base random seed (>= 0)')
+    parser.add_argument(
+        '--overwrite',
+        action='store_true',
+        help='replace an existing, different out_dir')
     return parser.parse_args(argv)
 
 
@@ -45,15 +59,23 @@ def main(argv=None) -> int:
     synthetic = load_synthetic()
     start = time.perf_counter()
     try:
-        counts = synthetic.generate_dataset(args.out_dir, size=args.size, num_train=args.num_train,
-                                            num_test=args.num_test, seed=args.seed, overwrite=args.overwrite)
+        counts = synthetic.generate_dataset(
+            args.out_dir,
+            size=args.size,
+            num_train=args.num_train,
+            num_test=args.num_test,
+            seed=args.seed,
+            overwrite=args.overwrite)
     except (ValueError, FileExistsError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 2
-    images = sum(n for folder, n in counts.items() if not folder.endswith('_mask'))
+    images = sum(n for folder, n in counts.items()
+                 if not folder.endswith('_mask'))
     masks = sum(n for folder, n in counts.items() if folder.endswith('_mask'))
-    print(f'{os.path.abspath(args.out_dir)}: {images} images and {masks} masks at {args.size}x{args.size} '
-          f'({", ".join(f"{k}={v}" for k, v in counts.items())}) in {time.perf_counter() - start:.1f}s')
+    print(
+        f'{os.path.abspath(args.out_dir)}: {images} images and {masks} masks at {args.size}x{args.size} '
+        f'({", ".join(f"{k}={v}" for k, v in counts.items())}) in {time.perf_counter() - start:.1f}s'
+    )
     return 0
 
 

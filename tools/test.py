@@ -61,6 +61,7 @@ def main():
             json.dumps({k: float(v) for k, v in (metrics or {}).items()},
                        indent=1), osp.abspath(args.out_metrics))
 
+
 if __name__ == '__main__':
     from uagit_mm.errors import run_tool
     run_tool(main)

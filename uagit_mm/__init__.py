@@ -4,6 +4,7 @@ Importing the package applies the compatibility fixes (before mmagic is
 imported) and registers the models, datasets and hooks into mmagic's
 registries.
 """
+# isort: skip_file  (compat must run before mmagic is imported)
 from . import compat  # noqa: F401  (must come before any mmagic import)
 
 import mmagic.models  # noqa: E402,F401

@@ -67,7 +67,7 @@ class _MissingMMCVOps(types.ModuleType):
 
 
 def _fix_mmcv_ext() -> None:
-    """Fix 2: register a placeholder ``mmcv._ext`` when the real one is missing.
+    """Fix 2: a placeholder ``mmcv._ext`` when the real one is missing.
 
     The placeholder carries a real ``__spec__`` (with no loader) so that
     ``mmengine.utils.mmcv_full_available()`` answers ``False`` instead of
@@ -96,8 +96,8 @@ def _generation_init_weights(module, init_type='normal', init_gain=0.02):
     init info is recorded only for layers that were initialised, which is
     what mmagic 1.2.0 gets wrong (open-mmlab/mmagic#2109).
     """
-    from mmengine.model import (kaiming_init, normal_init,
-                                update_init_info, xavier_init)
+    from mmengine.model import (kaiming_init, normal_init, update_init_info,
+                                xavier_init)
     from torch.nn import init
 
     def init_func(m):
@@ -211,9 +211,10 @@ def _dispatch_registered_inferencers() -> None:
     included, gets mmagic's classes exactly as before. Skipped where mmagic
     has an inferencer registry of its own.
     """
+    from mmengine.registry import INFERENCERS
+
     import mmagic.registry
     from mmagic.apis import mmagic_inferencer
-    from mmengine.registry import INFERENCERS
     if hasattr(mmagic.registry, 'INFERENCERS'):
         return  # upstream dispatches through a registry: nothing to add
     stock = mmagic_inferencer.Inferencers

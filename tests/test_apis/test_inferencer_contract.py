@@ -16,8 +16,8 @@ from mmengine.config import Config
 from mmengine.registry import INFERENCERS, init_default_scope
 from PIL import Image
 
-import uagit_mm  # noqa: F401  (before mmagic: the compatibility fixes)
 import mmagic.apis.inferencers as mmagic_inferencers
+import uagit_mm  # noqa: F401  (before mmagic: the compatibility fixes)
 from mmagic.apis import MMagicInferencer, mmagic_inferencer
 from mmagic.apis.inferencers.translation_inferencer import \
     TranslationInferencer

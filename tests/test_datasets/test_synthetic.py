@@ -26,11 +26,15 @@ def _load(name, path):
 
 
 synthetic = _load('_test_uagit_mm_synthetic', MODULE_PATH)
-FOLDERS = ['trainA', 'trainB', 'testA', 'testB', 'trainA_mask', 'trainB_mask', 'testA_mask', 'testB_mask']
+FOLDERS = [
+    'trainA', 'trainB', 'testA', 'testB', 'trainA_mask', 'trainB_mask',
+    'testA_mask', 'testB_mask'
+]
 
 
 def _sample(seed, domain, size=64, split='test', index=0):
-    return synthetic.render_sample(synthetic.sample_rng(seed, split, domain, index), domain, size)
+    return synthetic.render_sample(
+        synthetic.sample_rng(seed, split, domain, index), domain, size)
 
 
 def _md5(path):
@@ -49,11 +53,12 @@ class TestRenderSample(unittest.TestCase):
                     self.assertEqual(mask.shape, (size, size))
                     self.assertEqual(mask.dtype, np.uint8)
                     self.assertTrue(set(np.unique(mask)) <= {0, 255})
-                    frac = np.count_nonzero(mask) / size ** 2
+                    frac = np.count_nonzero(mask) / size**2
                     self.assertGreaterEqual(frac, 0.09, (size, domain, i))
                     self.assertLessEqual(frac, 0.36, (size, domain, i))
                     # objects lie fully inside the image: no object pixel on the border
-                    border = np.concatenate([mask[0], mask[-1], mask[:, 0], mask[:, -1]])
+                    border = np.concatenate(
+                        [mask[0], mask[-1], mask[:, 0], mask[:, -1]])
                     self.assertFalse(border.any(), (size, domain, i))
 
     def test_object_pixels_follow_domain_appearance(self):
@@ -79,33 +84,56 @@ class TestRenderSample(unittest.TestCase):
 
     def test_determinism(self):
         for domain in 'AB':
-            img1, mask1 = synthetic.render_sample(np.random.default_rng(5), domain)
-            img2, mask2 = synthetic.render_sample(np.random.default_rng(5), domain)
+            img1, mask1 = synthetic.render_sample(
+                np.random.default_rng(5), domain)
+            img2, mask2 = synthetic.render_sample(
+                np.random.default_rng(5), domain)
             np.testing.assert_array_equal(img1, img2)
             np.testing.assert_array_equal(mask1, mask2)
             img3, _ = synthetic.render_sample(np.random.default_rng(6), domain)
             self.assertFalse(np.array_equal(img1, img3))
         self.assertTrue(np.array_equal(_sample(1, 'A')[0], _sample(1, 'A')[0]))
-        self.assertFalse(np.array_equal(_sample(1, 'A')[0], _sample(2, 'A')[0]))
-        self.assertFalse(np.array_equal(_sample(1, 'A', split='train')[0], _sample(1, 'A', split='test')[0]))
-        self.assertFalse(np.array_equal(_sample(1, 'A')[1], _sample(1, 'B')[1]))
+        self.assertFalse(
+            np.array_equal(_sample(1, 'A')[0],
+                           _sample(2, 'A')[0]))
+        self.assertFalse(
+            np.array_equal(
+                _sample(1, 'A', split='train')[0],
+                _sample(1, 'A', split='test')[0]))
+        self.assertFalse(
+            np.array_equal(_sample(1, 'A')[1],
+                           _sample(1, 'B')[1]))
 
 
 class TestStatistics(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.samples = {d: [_sample(11, d, 64, 'train', i) for i in range(50)] for d in 'AB'}
+        cls.samples = {
+            d: [_sample(11, d, 64, 'train', i) for i in range(50)]
+            for d in 'AB'
+        }
 
     def test_backgrounds_shared_objects_differ(self):
-        bg = {d: np.mean([img[m == 0].mean(axis=0) for img, m in s], axis=0) for d, s in self.samples.items()}
-        obj = {d: np.mean([img[m > 0].mean(axis=0) for img, m in s], axis=0) for d, s in self.samples.items()}
+        bg = {
+            d: np.mean([img[m == 0].mean(axis=0) for img, m in s], axis=0)
+            for d, s in self.samples.items()
+        }
+        obj = {
+            d: np.mean([img[m > 0].mean(axis=0) for img, m in s], axis=0)
+            for d, s in self.samples.items()
+        }
         self.assertLess(np.abs(bg['A'] - bg['B']).max(), 12.0, bg)
         # the same statistic does see the object difference (red vs. blue channel balance)
-        self.assertGreater((obj['A'][0] - obj['A'][2]) - (obj['B'][0] - obj['B'][2]), 80.0, obj)
+        self.assertGreater(
+            (obj['A'][0] - obj['A'][2]) - (obj['B'][0] - obj['B'][2]), 80.0,
+            obj)
 
     def test_stripe_score_separates_domains(self):
-        scores = {d: [synthetic.stripe_score(img, m) for img, m in s] for d, s in self.samples.items()}
+        scores = {
+            d: [synthetic.stripe_score(img, m) for img, m in s]
+            for d, s in self.samples.items()
+        }
         for d in 'AB':
             self.assertTrue(all(0.0 <= v <= 1.0 for v in scores[d]))
         self.assertLess(max(scores['A']), 0.25, scores['A'])
@@ -114,8 +142,12 @@ class TestStatistics(unittest.TestCase):
     def test_stripe_score_other_sizes(self):
         for size in (32, 128):
             for i in range(5):
-                self.assertLess(synthetic.stripe_score(*_sample(4, 'A', size, index=i)), 0.5)
-                self.assertGreater(synthetic.stripe_score(*_sample(4, 'B', size, index=i)), 0.5)
+                self.assertLess(
+                    synthetic.stripe_score(*_sample(4, 'A', size, index=i)),
+                    0.5)
+                self.assertGreater(
+                    synthetic.stripe_score(*_sample(4, 'B', size, index=i)),
+                    0.5)
 
     def test_is_translated(self):
         for img, m in self.samples['A'][:10]:
@@ -126,11 +158,14 @@ class TestStatistics(unittest.TestCase):
             self.assertFalse(synthetic.is_translated(img, m, 'A'))
         # an A scene whose object region is replaced by stripes counts as translated to B
         img_a, m_a = self.samples['A'][0]
-        stripes = np.where((np.arange(64) // 3 % 2)[None, :, None] > 0, 230, 25).astype(np.uint8)
-        fake = np.where(m_a[..., None] > 0, np.broadcast_to(stripes, img_a.shape), img_a)
+        stripes = np.where((np.arange(64) // 3 % 2)[None, :, None] > 0, 230,
+                           25).astype(np.uint8)
+        fake = np.where(m_a[..., None] > 0,
+                        np.broadcast_to(stripes, img_a.shape), img_a)
         self.assertTrue(synthetic.is_translated(fake, m_a, 'B'))
         # ... while a translation that leaves the object alone but stripes the background does not
-        fake_bg = np.where(m_a[..., None] > 0, img_a, np.broadcast_to(stripes, img_a.shape))
+        fake_bg = np.where(m_a[..., None] > 0, img_a,
+                           np.broadcast_to(stripes, img_a.shape))
         self.assertFalse(synthetic.is_translated(fake_bg, m_a, 'B'))
         with self.assertRaisesRegex(ValueError, 'domain'):
             synthetic.is_translated(img_a, m_a, 'C')
@@ -139,7 +174,8 @@ class TestStatistics(unittest.TestCase):
         img, m = self.samples['B'][0]
         ref = synthetic.stripe_score(img, m)
         self.assertEqual(synthetic.stripe_score(img, m > 0), ref)
-        self.assertEqual(synthetic.stripe_score(img, (m > 0).astype(np.uint8)), ref)
+        self.assertEqual(
+            synthetic.stripe_score(img, (m > 0).astype(np.uint8)), ref)
         with self.assertRaisesRegex(ValueError, 'empty'):
             synthetic.stripe_score(img, np.zeros_like(m))
         with self.assertRaises(ValueError):
@@ -159,45 +195,73 @@ class TestGenerateDataset(unittest.TestCase):
         self._tmp.cleanup()
 
     def _tree(self, root):
-        return {str(p.relative_to(root)): _md5(p) for p in sorted(Path(root).rglob('*')) if p.is_file()}
+        return {
+            str(p.relative_to(root)): _md5(p)
+            for p in sorted(Path(root).rglob('*')) if p.is_file()
+        }
 
     def test_layout_counts_and_contents(self):
         out = self.tmp / 'data'
         counts = synthetic.generate_dataset(str(out), **self.kwargs)
-        self.assertEqual(counts, {f: 3 if f.startswith('train') else 2 for f in FOLDERS})
-        self.assertEqual(sorted(os.listdir(self.tmp)), ['data'])  # no temporary leftovers
-        self.assertEqual(sorted(os.listdir(out)), sorted(FOLDERS + ['dataset.json']))
+        self.assertEqual(
+            counts, {f: 3 if f.startswith('train') else 2
+                     for f in FOLDERS})
+        self.assertEqual(sorted(os.listdir(self.tmp)),
+                         ['data'])  # no temporary leftovers
+        self.assertEqual(
+            sorted(os.listdir(out)), sorted(FOLDERS + ['dataset.json']))
         meta = json.loads((out / 'dataset.json').read_text())
-        self.assertEqual((meta['size'], meta['num_train'], meta['num_test'], meta['seed']), (32, 3, 2, 5))
+        self.assertEqual(
+            (meta['size'], meta['num_train'], meta['num_test'], meta['seed']),
+            (32, 3, 2, 5))
         for folder in FOLDERS[:4]:
             names = sorted(os.listdir(out / folder))
-            self.assertEqual(names, [f'{i:06d}.png' for i in range(counts[folder])])
+            self.assertEqual(names,
+                             [f'{i:06d}.png' for i in range(counts[folder])])
             self.assertEqual(names, sorted(os.listdir(out / f'{folder}_mask')))
             for name in names:
-                img = cv2.imread(str(out / folder / name), cv2.IMREAD_UNCHANGED)
-                mask = cv2.imread(str(out / f'{folder}_mask' / name), cv2.IMREAD_UNCHANGED)
-                self.assertEqual((img.shape, img.dtype), ((32, 32, 3), np.uint8))
-                self.assertEqual((mask.shape, mask.dtype), ((32, 32), np.uint8))
+                img = cv2.imread(
+                    str(out / folder / name), cv2.IMREAD_UNCHANGED)
+                mask = cv2.imread(
+                    str(out / f'{folder}_mask' / name), cv2.IMREAD_UNCHANGED)
+                self.assertEqual((img.shape, img.dtype),
+                                 ((32, 32, 3), np.uint8))
+                self.assertEqual((mask.shape, mask.dtype),
+                                 ((32, 32), np.uint8))
                 self.assertTrue(set(np.unique(mask)) <= {0, 255})
         # files hold exactly render_sample's output (RGB on disk, i.e. BGR/RGB handled)
-        ref_img, ref_mask = synthetic.render_sample(synthetic.sample_rng(5, 'train', 'B', 1), 'B', 32)
-        disk = cv2.cvtColor(cv2.imread(str(out / 'trainB' / '000001.png')), cv2.COLOR_BGR2RGB)
+        ref_img, ref_mask = synthetic.render_sample(
+            synthetic.sample_rng(5, 'train', 'B', 1), 'B', 32)
+        disk = cv2.cvtColor(
+            cv2.imread(str(out / 'trainB' / '000001.png')), cv2.COLOR_BGR2RGB)
         np.testing.assert_array_equal(disk, ref_img)
-        np.testing.assert_array_equal(cv2.imread(str(out / 'trainB_mask' / '000001.png'), 0), ref_mask)
+        np.testing.assert_array_equal(
+            cv2.imread(str(out / 'trainB_mask' / '000001.png'), 0), ref_mask)
         # train and test never share an image; A and B train sets are independent draws
-        hashes = {f: {_md5(p) for p in (out / f).iterdir()} for f in FOLDERS[:4]}
-        self.assertFalse((hashes['trainA'] | hashes['trainB']) & (hashes['testA'] | hashes['testB']))
-        self.assertNotEqual(_md5(out / 'trainA_mask' / '000000.png'),
-                            _md5(out / 'trainB_mask' / '000000.png'))
+        hashes = {
+            f: {_md5(p)
+                for p in (out / f).iterdir()}
+            for f in FOLDERS[:4]
+        }
+        self.assertFalse((hashes['trainA'] | hashes['trainB'])
+                         & (hashes['testA'] | hashes['testB']))
+        self.assertNotEqual(
+            _md5(out / 'trainA_mask' / '000000.png'),
+            _md5(out / 'trainB_mask' / '000000.png'))
 
     def test_idempotent_deterministic_and_stable_test_split(self):
         out = self.tmp / 'data'
         counts = synthetic.generate_dataset(str(out), **self.kwargs)
         mtimes = {p: p.stat().st_mtime_ns for p in out.rglob('*')}
-        self.assertEqual(synthetic.generate_dataset(str(out), **self.kwargs), counts)
-        self.assertEqual({p: p.stat().st_mtime_ns for p in out.rglob('*')}, mtimes)
-        self.assertEqual(synthetic.generate_dataset(str(out), overwrite=True, **self.kwargs), counts)
-        self.assertEqual({p: p.stat().st_mtime_ns for p in out.rglob('*')}, mtimes)
+        self.assertEqual(
+            synthetic.generate_dataset(str(out), **self.kwargs), counts)
+        self.assertEqual({p: p.stat().st_mtime_ns
+                          for p in out.rglob('*')}, mtimes)
+        self.assertEqual(
+            synthetic.generate_dataset(
+                str(out), overwrite=True, **self.kwargs), counts)
+        self.assertEqual({p: p.stat().st_mtime_ns
+                          for p in out.rglob('*')}, mtimes)
         again = self.tmp / 'again'
         synthetic.generate_dataset(str(again), **self.kwargs)
         self.assertEqual(self._tree(out), self._tree(again))
@@ -222,7 +286,8 @@ class TestGenerateDataset(unittest.TestCase):
         # a dataset made with other arguments is "something else"
         with self.assertRaisesRegex(FileExistsError, 'empty'):
             synthetic.generate_dataset(str(empty), **dict(self.kwargs, seed=6))
-        counts = synthetic.generate_dataset(str(foreign), overwrite=True, **self.kwargs)
+        counts = synthetic.generate_dataset(
+            str(foreign), overwrite=True, **self.kwargs)
         self.assertEqual(counts['trainA'], 3)
         self.assertFalse((foreign / 'notes.txt').exists())
         self.assertEqual(self._tree(foreign), self._tree(empty))
@@ -243,14 +308,17 @@ class TestGenerateDataset(unittest.TestCase):
 
         with mock.patch.object(synthetic, 'render_sample', flaky):
             with self.assertRaises(KeyboardInterrupt):
-                synthetic.generate_dataset(str(self.tmp / 'data'), **self.kwargs)
+                synthetic.generate_dataset(
+                    str(self.tmp / 'data'), **self.kwargs)
         self.assertEqual(os.listdir(self.tmp), [])
 
     def test_bad_arguments(self):
         out = str(self.tmp / 'data')
-        for name, value in [('size', 16), ('size', 32.0), ('num_train', 0), ('num_test', 0), ('seed', -1)]:
+        for name, value in [('size', 16), ('size', 32.0), ('num_train', 0),
+                            ('num_test', 0), ('seed', -1)]:
             with self.assertRaisesRegex(ValueError, name):
-                synthetic.generate_dataset(out, **dict(self.kwargs, **{name: value}))
+                synthetic.generate_dataset(
+                    out, **dict(self.kwargs, **{name: value}))
         self.assertEqual(os.listdir(self.tmp), [])
 
 
@@ -260,16 +328,22 @@ class TestTool(unittest.TestCase):
         with tempfile.TemporaryDirectory() as tmp:
             out = os.path.join(tmp, 'cli')
             opts = ['--size', '32', '--num-train', '2', '--num-test', '1']
-            res = subprocess.run([sys.executable, str(TOOL_PATH), out] + opts, cwd=tmp, capture_output=True,
-                                 text=True, timeout=60)
+            res = subprocess.run(
+                [sys.executable, str(TOOL_PATH), out] + opts,
+                cwd=tmp,
+                capture_output=True,
+                text=True,
+                timeout=60)
             self.assertEqual(res.returncode, 0, res.stderr)
             self.assertIn(out, res.stdout)
             self.assertIn('6 images', res.stdout)
-            self.assertEqual(len(os.listdir(os.path.join(out, 'trainB_mask'))), 2)
+            self.assertEqual(
+                len(os.listdir(os.path.join(out, 'trainB_mask'))), 2)
             tool = _load('_test_make_synthetic_dataset', TOOL_PATH)
             # same folder, other seed: refused with exit code 2 and the folder left as it was
             self.assertEqual(tool.main([out] + opts + ['--seed', '1']), 2)
-            self.assertEqual(json.loads(Path(out, 'dataset.json').read_text())['seed'], 0)
+            self.assertEqual(
+                json.loads(Path(out, 'dataset.json').read_text())['seed'], 0)
 
 
 if __name__ == '__main__':

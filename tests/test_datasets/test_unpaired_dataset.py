@@ -7,7 +7,6 @@ import unittest
 import cv2
 import numpy as np
 import torch
-
 from mmengine.registry import init_default_scope
 
 import uagit_mm  # noqa: F401  (registers the dataset and transform)

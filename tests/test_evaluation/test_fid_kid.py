@@ -9,8 +9,7 @@ from mmengine.registry import init_default_scope
 import uagit_mm  # noqa: F401
 from mmagic.registry import METRICS
 from mmagic.structures import DataSample
-from uagit_mm.evaluation import (TransFIDKID, kid_from_features,
-                                 polynomial_mmd2)
+from uagit_mm.evaluation import TransFIDKID, kid_from_features, polynomial_mmd2
 
 init_default_scope('mmagic')
 

@@ -1,9 +1,9 @@
 from unittest import TestCase
 
 import torch
+from mmengine.registry import init_default_scope
 
 import uagit_mm  # noqa: F401
-from mmengine.registry import init_default_scope
 from mmagic.registry import MODELS
 
 init_default_scope('mmagic')

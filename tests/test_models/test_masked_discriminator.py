@@ -1,12 +1,12 @@
 from unittest import TestCase
 
 import torch
+from mmengine.registry import init_default_scope
 
 import uagit_mm  # noqa: F401
-from mmengine.registry import init_default_scope
+from mmagic.models.editors.cyclegan.cyclegan_modules import GANImageBuffer
 from mmagic.registry import MODELS
 from uagit_mm.models import MaskedImagePool, binarize_attention
-from mmagic.models.editors.cyclegan.cyclegan_modules import GANImageBuffer
 
 init_default_scope('mmagic')
 

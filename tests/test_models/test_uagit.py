@@ -3,9 +3,9 @@ from unittest import TestCase
 
 import torch
 from mmengine import MessageHub
+from mmengine.registry import init_default_scope
 
 import uagit_mm  # noqa: F401
-from mmengine.registry import init_default_scope
 from mmagic.engine.optimizers import MultiOptimWrapperConstructor
 from mmagic.registry import MODELS
 from mmagic.structures import DataSample

@@ -153,8 +153,8 @@ class TestKillAndResume(TestCase):
         config = osp.join(self.tmp.name, 'epoch_based.py')
         with open(config, 'w') as f:
             f.write(f"_base_ = [{CONFIG!r}]\n"
-                    "train_cfg = dict(_delete_=True, type='EpochBasedTrainLoop',"
-                    " max_epochs=1)\n"
+                    "train_cfg = dict(_delete_=True, "
+                    "type='EpochBasedTrainLoop', max_epochs=1)\n"
                     "default_hooks = dict(checkpoint=dict(by_epoch=True, "
                     "interval=1))\n"
                     "train_dataloader = dict(sampler=dict(_delete_=True, "

@@ -8,7 +8,6 @@ mask is exactly the object pixels. Disk layout: CycleGAN's ``trainA``/``trainB``
 plus ``<folder>_mask`` (single-channel PNG, 255 = object) with identical file names.
 """
 from __future__ import annotations
-
 import json
 import os
 import shutil
@@ -22,8 +21,10 @@ DOMAINS = ('A', 'B')
 SPLITS = ('train', 'test')
 FORMAT_VERSION = 1
 _SALT = 0xA66A7  # keeps these streams apart from raw ``default_rng(seed)``
-_CLUTTER_PALETTE = np.array([(45, 95, 40), (70, 120, 45), (120, 120, 115), (150, 150, 140), (110, 80, 55),
-                             (200, 60, 60), (230, 200, 60), (140, 70, 160), (70, 90, 200), (235, 170, 190)])
+_CLUTTER_PALETTE = np.array([(45, 95, 40), (70, 120, 45), (120, 120, 115),
+                             (150, 150, 140), (110, 80, 55), (200, 60, 60),
+                             (230, 200, 60), (140, 70, 160), (70, 90, 200),
+                             (235, 170, 190)])
 
 
 def _check_choice(name: str, value: str, options: Tuple[str, ...]) -> None:
@@ -32,51 +33,77 @@ def _check_choice(name: str, value: str, options: Tuple[str, ...]) -> None:
 
 
 def _check_int(name: str, value: int, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f'{name} must be an integer >= {minimum}, got {value!r}')
+    if isinstance(
+            value,
+            bool) or not isinstance(value,
+                                    (int, np.integer)) or value < minimum:
+        raise ValueError(
+            f'{name} must be an integer >= {minimum}, got {value!r}')
 
 
-def sample_rng(seed: int, split: str, domain: str, index: int) -> np.random.Generator:
+def sample_rng(seed: int, split: str, domain: str,
+               index: int) -> np.random.Generator:
     """Returns the RNG of one image, derived only from (seed, split, domain, index)."""
     _check_choice('domain', domain, DOMAINS)
     _check_choice('split', split, SPLITS)
-    return np.random.default_rng(np.random.SeedSequence(
-        [_SALT, int(seed), SPLITS.index(split), DOMAINS.index(domain), int(index)]))
+    return np.random.default_rng(
+        np.random.SeedSequence([
+            _SALT,
+            int(seed),
+            SPLITS.index(split),
+            DOMAINS.index(domain),
+            int(index)
+        ]))
 
 
 def _background(rng: np.random.Generator, size: int) -> np.ndarray:
     """Sky/ground gradient with soft low-frequency noise and clutter (float RGB)."""
-    ys, horizon = np.arange(size, dtype=np.float64)[:, None, None], rng.uniform(0.25, 0.6) * size
+    ys, horizon = np.arange(
+        size, dtype=np.float64)[:, None, None], rng.uniform(0.25, 0.6) * size
     sky_top = rng.uniform((70, 140, 205), (135, 200, 250))
     sky_low = np.minimum(sky_top + rng.uniform(25, 55), 250.0)
     t = rng.uniform()  # lush green ... dry khaki grass
-    ground_near = (1 - t) * np.array([70, 130, 50]) + t * np.array([150, 145, 85]) + rng.uniform(-12, 12, 3)
+    ground_near = (1 - t) * np.array([70, 130, 50]) + t * np.array(
+        [150, 145, 85]) + rng.uniform(-12, 12, 3)
     ground_far = ground_near * rng.uniform(0.6, 0.85)
     sky = sky_top + (sky_low - sky_top) * np.clip(ys / horizon, 0, 1)
-    ground = ground_near + (ground_far - ground_near) * np.clip((ys - horizon) / (size - horizon), 0, 1)
+    ground = ground_near + (ground_far - ground_near) * np.clip(
+        (ys - horizon) / (size - horizon), 0, 1)
     alpha = 1.0 / (1.0 + np.exp(-(ys - horizon) / (size / 40.0)))
-    img = np.broadcast_to((1 - alpha) * sky + alpha * ground, (size, size, 3)).copy()
-    img += cv2.resize(rng.normal(0.0, 8.0, (4, 4, 3)), (size, size), interpolation=cv2.INTER_CUBIC)
+    img = np.broadcast_to((1 - alpha) * sky + alpha * ground,
+                          (size, size, 3)).copy()
+    img += cv2.resize(
+        rng.normal(0.0, 8.0, (4, 4, 3)), (size, size),
+        interpolation=cv2.INTER_CUBIC)
     scale = size / 64.0
     for _ in range(max(3, int(round(rng.integers(6, 14) * scale)))):
         base = _CLUTTER_PALETTE[rng.integers(len(_CLUTTER_PALETTE))]
-        color = tuple(float(c) for c in np.clip(base + rng.uniform(-15, 15, 3), 0, 255))
-        kind, (cx, cy) = rng.integers(4), (int(v) for v in rng.integers(0, size, 2))
+        color = tuple(
+            float(c) for c in np.clip(base + rng.uniform(-15, 15, 3), 0, 255))
+        kind, (cx, cy) = rng.integers(4), (
+            int(v) for v in rng.integers(0, size, 2))
         if kind == 0:  # bush / rock / flower blob
-            axes = (max(1, int(rng.uniform(1.0, 3.5) * scale)), max(1, int(rng.uniform(1.0, 3.5) * scale)))
-            cv2.ellipse(img, (cx, cy), axes, float(rng.uniform(0, 180)), 0, 360, color, -1, cv2.LINE_AA)
+            axes = (max(1, int(rng.uniform(1.0, 3.5) * scale)),
+                    max(1, int(rng.uniform(1.0, 3.5) * scale)))
+            cv2.ellipse(img, (cx, cy), axes, float(rng.uniform(0, 180)), 0,
+                        360, color, -1, cv2.LINE_AA)
         elif kind == 1:  # grass blade / twig
             ang, length = rng.uniform(0, np.pi), rng.uniform(3, 10) * scale
-            end = (int(cx + length * np.cos(ang)), int(cy - length * np.sin(ang)))
+            end = (int(cx + length * np.cos(ang)),
+                   int(cy - length * np.sin(ang)))
             width = max(1, int(round(rng.uniform(0.6, 1.6) * scale)))
             cv2.line(img, (cx, cy), end, color, width, cv2.LINE_AA)
         elif kind == 2:  # small stone / post
             w, h = rng.uniform(1.5, 4.5, 2) * scale
-            box = cv2.boxPoints(((float(cx), float(cy)), (float(w), float(h)), float(rng.uniform(0, 90))))
-            cv2.fillPoly(img, [np.round(box).astype(np.int32)], color, cv2.LINE_AA)
+            box = cv2.boxPoints(((float(cx), float(cy)), (float(w), float(h)),
+                                 float(rng.uniform(0, 90))))
+            cv2.fillPoly(img, [np.round(box).astype(np.int32)], color,
+                         cv2.LINE_AA)
         else:  # scattered dots
             for _ in range(int(rng.integers(3, 9))):
-                px, py = (int(v) for v in np.clip(rng.normal((cx, cy), 3 * scale), 0, size - 1))
+                px, py = (
+                    int(v) for v in np.clip(
+                        rng.normal((cx, cy), 3 * scale), 0, size - 1))
                 cv2.circle(img, (px, py), max(0, int(scale) - 1), color, -1)
     return img
 
@@ -86,19 +113,28 @@ def _animal_parts(rng: np.random.Generator) -> Tuple[List[np.ndarray], float]:
     b = rng.uniform(0.45, 0.75)
     t = np.linspace(0, 2 * np.pi, 48, endpoint=False)
     parts = [np.stack([np.cos(t), b * np.sin(t)], 1)]
-    r, hx, hy = b * rng.uniform(0.55, 0.85), rng.uniform(0.8, 1.05), -b * rng.uniform(0.2, 0.6)
-    parts.append(np.stack([hx + r * np.cos(t), hy + r * np.sin(t)], 1))  # head overlaps the body
+    r, hx, hy = b * rng.uniform(0.55, 0.85), rng.uniform(
+        0.8, 1.05), -b * rng.uniform(0.2, 0.6)
+    parts.append(np.stack([hx + r * np.cos(t), hy + r * np.sin(t)],
+                          1))  # head overlaps the body
     leg_len, leg_w = rng.uniform(0.3, 0.6), rng.uniform(0.12, 0.2)
     n_legs = 4 if rng.random() < 0.7 else 2
     for x in np.linspace(-0.6, 0.6, n_legs) + rng.uniform(-0.05, 0.05, n_legs):
-        parts.append(np.array([[x - leg_w / 2, 0.5 * b], [x + leg_w / 2, 0.5 * b],
-                               [x + leg_w / 2, b + leg_len], [x - leg_w / 2, b + leg_len]]))
+        parts.append(
+            np.array([[x - leg_w / 2, 0.5 * b], [x + leg_w / 2, 0.5 * b],
+                      [x + leg_w / 2, b + leg_len],
+                      [x - leg_w / 2, b + leg_len]]))
     if rng.random() < 0.5:
-        tail_end = np.array([-1.0 - rng.uniform(0.25, 0.45), rng.uniform(0.0, 0.6) * b])
+        tail_end = np.array(
+            [-1.0 - rng.uniform(0.25, 0.45),
+             rng.uniform(0.0, 0.6) * b])
         d = tail_end - (-0.9, 0.0)
         n = np.array([-d[1], d[0]]) / np.linalg.norm(d) * 0.06
-        parts.append(np.array([(-0.9, 0) + n, tail_end + n, tail_end - n, (-0.9, 0) - n]))
-    return parts, float(np.pi * b + np.pi * r * r * 0.8 + n_legs * leg_w * (0.5 * b + leg_len))
+        parts.append(
+            np.array([(-0.9, 0) + n, tail_end + n, tail_end - n,
+                      (-0.9, 0) - n]))
+    return parts, float(np.pi * b + np.pi * r * r * 0.8 + n_legs * leg_w *
+                        (0.5 * b + leg_len))
 
 
 def _place_animals(rng: np.random.Generator, size: int) -> List[np.ndarray]:
@@ -112,48 +148,73 @@ def _place_animals(rng: np.random.Generator, size: int) -> List[np.ndarray]:
         for share in [w, 1 - w][:n_animals]:
             parts, unit_area = _animal_parts(rng)
             s = np.sqrt(share * total / unit_area)
-            ang, flip = np.deg2rad(rng.uniform(-35, 35)), np.array([rng.choice([-1.0, 1.0]), 1.0])
-            rot = np.array([[np.cos(ang), -np.sin(ang)], [np.sin(ang), np.cos(ang)]])
+            ang, flip = np.deg2rad(rng.uniform(-35, 35)), np.array(
+                [rng.choice([-1.0, 1.0]), 1.0])
+            rot = np.array([[np.cos(ang), -np.sin(ang)],
+                            [np.sin(ang), np.cos(ang)]])
             parts = [(p * flip) @ rot.T * s for p in parts]
-            lo, hi = np.min([p.min(0) for p in parts], 0), np.max([p.max(0) for p in parts], 0)
+            lo, hi = np.min([p.min(0) for p in parts],
+                            0), np.max([p.max(0) for p in parts], 0)
             if np.any(hi - lo > size - 1 - 2 * margin):
                 break
             for _ in range(20):
                 off = rng.uniform(margin - lo, size - 1 - margin - hi)
                 m = np.zeros((size, size), np.uint8)
                 for p in parts:  # one call per part: fillPoly's even-odd rule would punch holes
-                    cv2.fillPoly(m, [np.round((p + off) * 16).astype(np.int32)], 255, cv2.LINE_8, shift=4)
-                if not np.any(m & cv2.dilate(union, np.ones((5, 5), np.uint8))):
+                    cv2.fillPoly(
+                        m, [np.round((p + off) * 16).astype(np.int32)],
+                        255,
+                        cv2.LINE_8,
+                        shift=4)
+                if not np.any(m
+                              & cv2.dilate(union, np.ones((5, 5), np.uint8))):
                     masks.append(m > 0)
                     union |= m
                     break
-        if len(masks) == n_animals and 0.10 <= np.count_nonzero(union) / size ** 2 <= 0.35:
+        if len(masks) == n_animals and 0.10 <= np.count_nonzero(
+                union) / size**2 <= 0.35:
             return masks
-    raise RuntimeError('could not place objects; this should not happen')  # pragma: no cover
+    raise RuntimeError(
+        'could not place objects; this should not happen')  # pragma: no cover
 
 
-def _paint_object(rng: np.random.Generator, img: np.ndarray, mask: np.ndarray, domain: str) -> None:
+def _paint_object(rng: np.random.Generator, img: np.ndarray, mask: np.ndarray,
+                  domain: str) -> None:
     """Paints one object's pixels of ``img`` in place with the domain's appearance."""
     size, (ys, xs) = img.shape[0], np.nonzero(mask)
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float64)
-    extent, ang = max(xs.max() - xs.min(), ys.max() - ys.min(), 1) / 2.0, rng.uniform(0, 2 * np.pi)
-    proj = ((xx - xs.mean()) * np.cos(ang) + (yy - ys.mean()) * np.sin(ang)) / extent
+    extent, ang = max(xs.max() - xs.min(),
+                      ys.max() - ys.min(), 1) / 2.0, rng.uniform(0, 2 * np.pi)
+    proj = ((xx - xs.mean()) * np.cos(ang) +
+            (yy - ys.mean()) * np.sin(ang)) / extent
     if domain == 'A':
         red = rng.uniform(150, 215)
-        base = np.array([red, red * rng.uniform(0.45, 0.65), red * rng.uniform(0.15, 0.35)])
-        tex = base * (1.0 + rng.uniform(0.12, 0.22) * np.clip(proj, -1, 1))[..., None]
+        base = np.array([
+            red, red * rng.uniform(0.45, 0.65), red * rng.uniform(0.15, 0.35)
+        ])
+        tex = base * (
+            1.0 + rng.uniform(0.12, 0.22) * np.clip(proj, -1, 1))[..., None]
     else:
         period = max(4.0, rng.uniform(5.0, 10.0) * size / 64.0)
         theta = rng.uniform(0, np.pi)
-        along, across = xx * np.cos(theta) + yy * np.sin(theta), yy * np.cos(theta) - xx * np.sin(theta)
-        wobble = rng.uniform(0, 0.3) * period * np.sin(6 * np.pi * across / size + rng.uniform(0, 6.3))
-        light = (np.floor(2 * (along + wobble) / period + rng.uniform(0, 2)) % 2)[..., None]
-        dark_c, light_c = rng.uniform((15, 205), (45, 240))[:, None] + rng.uniform(-4, 4, (2, 3))
-        tex = (dark_c + light * (light_c - dark_c)) * (1.0 + 0.04 * np.clip(proj, -1, 1))[..., None]
+        along, across = xx * np.cos(theta) + yy * np.sin(theta), yy * np.cos(
+            theta) - xx * np.sin(theta)
+        wobble = rng.uniform(0,
+                             0.3) * period * np.sin(6 * np.pi * across / size +
+                                                    rng.uniform(0, 6.3))
+        light = (np.floor(2 * (along + wobble) / period + rng.uniform(0, 2)) %
+                 2)[..., None]
+        dark_c, light_c = rng.uniform(
+            (15, 205), (45, 240))[:, None] + rng.uniform(-4, 4, (2, 3))
+        tex = (dark_c + light *
+               (light_c - dark_c)) * (1.0 + 0.04 * np.clip(proj, -1, 1))[...,
+                                                                         None]
     img[mask] = tex[mask]
 
 
-def render_sample(rng: np.random.Generator, domain: str, size: int = 64) -> Tuple[np.ndarray, np.ndarray]:
+def render_sample(rng: np.random.Generator,
+                  domain: str,
+                  size: int = 64) -> Tuple[np.ndarray, np.ndarray]:
     """Renders one image of ``domain`` and its object mask.
 
     Args:
@@ -170,7 +231,8 @@ def render_sample(rng: np.random.Generator, domain: str, size: int = 64) -> Tupl
     for m in masks:
         _paint_object(rng, img, m, domain)
     img += rng.normal(0.0, 2.0, img.shape)  # mild sensor noise, everywhere
-    return np.clip(np.round(img), 0, 255).astype(np.uint8), (np.any(masks, axis=0) * 255).astype(np.uint8)
+    return np.clip(np.round(img), 0, 255).astype(
+        np.uint8), (np.any(masks, axis=0) * 255).astype(np.uint8)
 
 
 def stripe_score(image: np.ndarray, mask: np.ndarray) -> float:
@@ -191,10 +253,13 @@ def stripe_score(image: np.ndarray, mask: np.ndarray) -> float:
         ValueError: On bad shapes/dtypes or an empty mask.
     """
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f'image must be HxWx3 uint8, got {image.dtype} {image.shape}')
+        raise ValueError(
+            f'image must be HxWx3 uint8, got {image.dtype} {image.shape}')
     if mask.shape != image.shape[:2]:
-        raise ValueError(f'mask shape {mask.shape} does not match image {image.shape[:2]}')
-    m = mask if mask.dtype == bool else (mask > 0.5 if mask.max() <= 1 else mask >= 128)
+        raise ValueError(
+            f'mask shape {mask.shape} does not match image {image.shape[:2]}')
+    m = mask if mask.dtype == bool else (
+        mask > 0.5 if mask.max() <= 1 else mask >= 128)
     if not m.any():
         raise ValueError('mask is empty')
     px = image.astype(np.float64)
@@ -203,13 +268,17 @@ def stripe_score(image: np.ndarray, mask: np.ndarray) -> float:
     spread = min(gray[m].std() / 70.0, 1.0)
     inner = cv2.erode(m.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     inner = inner if inner.sum() >= 8 else m
-    pairs = np.concatenate([np.abs(np.diff(gray, axis=0))[inner[1:] & inner[:-1]],
-                            np.abs(np.diff(gray, axis=1))[inner[:, 1:] & inner[:, :-1]]])
+    pairs = np.concatenate([
+        np.abs(np.diff(gray, axis=0))[inner[1:] & inner[:-1]],
+        np.abs(np.diff(gray, axis=1))[inner[:, 1:] & inner[:, :-1]]
+    ])
     texture = min(pairs.mean() / 25.0, 1.0) if pairs.size else 0.0
-    return float(np.clip(0.5 * frac + 0.25 * spread + 0.25 * texture, 0.0, 1.0))
+    return float(
+        np.clip(0.5 * frac + 0.25 * spread + 0.25 * texture, 0.0, 1.0))
 
 
-def is_translated(image: np.ndarray, mask: np.ndarray, target_domain: str) -> bool:
+def is_translated(image: np.ndarray, mask: np.ndarray,
+                  target_domain: str) -> bool:
     """True when the object region looks like ``target_domain`` (stripe_score vs. 0.5)."""
     _check_choice('target_domain', target_domain, DOMAINS)
     score = stripe_score(image, mask)
@@ -219,16 +288,25 @@ def is_translated(image: np.ndarray, mask: np.ndarray, target_domain: str) -> bo
 def _is_complete(out_dir: str, meta: dict) -> bool:
     """True when ``out_dir`` holds a full dataset whose dataset.json equals ``meta``."""
     try:
-        with open(os.path.join(out_dir, 'dataset.json'), encoding='utf-8') as f:
+        with open(
+                os.path.join(out_dir, 'dataset.json'), encoding='utf-8') as f:
             ok = json.load(f) == meta
-        return ok and all({x for x in os.listdir(os.path.join(out_dir, folder)) if x.endswith('.png')}
-                          == {f'{i:06d}.png' for i in range(n)} for folder, n in meta['counts'].items())
+        return ok and all({
+            x
+            for x in os.listdir(os.path.join(out_dir, folder))
+            if x.endswith('.png')
+        } == {f'{i:06d}.png'
+              for i in range(n)} for folder, n in meta['counts'].items())
     except (OSError, ValueError):
         return False
 
 
-def generate_dataset(out_dir: str, size: int = 64, num_train: int = 400, num_test: int = 50,
-                     seed: int = 0, overwrite: bool = False) -> Dict[str, int]:
+def generate_dataset(out_dir: str,
+                     size: int = 64,
+                     num_train: int = 400,
+                     num_test: int = 50,
+                     seed: int = 0,
+                     overwrite: bool = False) -> Dict[str, int]:
     """Writes the dataset to ``out_dir`` and returns the number of files per folder.
 
     Idempotent: a complete dataset made with the same arguments (per ``dataset.json``) is left
@@ -250,36 +328,61 @@ def generate_dataset(out_dir: str, size: int = 64, num_train: int = 400, num_tes
         ValueError: On invalid arguments.
         FileExistsError: When ``out_dir`` holds something else and overwrite is False.
     """
-    for name, value, minimum in (('size', size, 32), ('num_train', num_train, 1),
+    for name, value, minimum in (('size', size, 32), ('num_train', num_train,
+                                                      1),
                                  ('num_test', num_test, 1), ('seed', seed, 0)):
         _check_int(name, value, minimum)
     nums = {'train': int(num_train), 'test': int(num_test)}
-    counts = {f'{s}{d}{suffix}': nums[s] for s in SPLITS for d in DOMAINS for suffix in ('', '_mask')}
-    meta = {'format_version': FORMAT_VERSION, 'size': int(size), 'num_train': int(num_train),
-            'num_test': int(num_test), 'seed': int(seed), 'counts': counts}
+    counts = {
+        f'{s}{d}{suffix}': nums[s]
+        for s in SPLITS
+        for d in DOMAINS
+        for suffix in ('', '_mask')
+    }
+    meta = {
+        'format_version': FORMAT_VERSION,
+        'size': int(size),
+        'num_train': int(num_train),
+        'num_test': int(num_test),
+        'seed': int(seed),
+        'counts': counts
+    }
     out_dir = os.path.abspath(out_dir)
     if _is_complete(out_dir, meta):
         return dict(counts)
     exists = os.path.lexists(out_dir)
-    if exists and not overwrite and (not os.path.isdir(out_dir) or os.listdir(out_dir)):
-        raise FileExistsError(f'{out_dir} exists and is not this dataset; '
-                              'pass overwrite=True (--overwrite) to replace it')
+    if exists and not overwrite and (not os.path.isdir(out_dir)
+                                     or os.listdir(out_dir)):
+        raise FileExistsError(
+            f'{out_dir} exists and is not this dataset; '
+            'pass overwrite=True (--overwrite) to replace it')
     os.makedirs(os.path.dirname(out_dir), exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f'.{os.path.basename(out_dir)}.tmp-', dir=os.path.dirname(out_dir))
+    tmp = tempfile.mkdtemp(
+        prefix=f'.{os.path.basename(out_dir)}.tmp-',
+        dir=os.path.dirname(out_dir))
     try:
-        os.chmod(tmp, 0o755)  # mkdtemp makes it private; the final dataset should not be
+        os.chmod(
+            tmp,
+            0o755)  # mkdtemp makes it private; the final dataset should not be
         png = [cv2.IMWRITE_PNG_COMPRESSION, 6]
         for split in SPLITS:
             for domain in DOMAINS:
-                img_dir, mask_dir = (os.path.join(tmp, f'{split}{domain}{s}') for s in ('', '_mask'))
+                img_dir, mask_dir = (
+                    os.path.join(tmp, f'{split}{domain}{s}')
+                    for s in ('', '_mask'))
                 os.makedirs(img_dir), os.makedirs(mask_dir)
                 for i in range(nums[split]):
-                    image, mask = render_sample(sample_rng(seed, split, domain, i), domain, size)
+                    image, mask = render_sample(
+                        sample_rng(seed, split, domain, i), domain, size)
                     name = f'{i:06d}.png'
-                    if not (cv2.imwrite(os.path.join(img_dir, name), image[..., ::-1], png)
-                            and cv2.imwrite(os.path.join(mask_dir, name), mask, png)):
+                    if not (cv2.imwrite(
+                            os.path.join(img_dir, name), image[..., ::-1], png)
+                            and cv2.imwrite(
+                                os.path.join(mask_dir, name), mask, png)):
                         raise OSError(f'could not write {name} under {tmp}')
-        with open(os.path.join(tmp, 'dataset.json'), 'w', encoding='utf-8') as f:  # written last
+        with open(
+                os.path.join(tmp, 'dataset.json'), 'w',
+                encoding='utf-8') as f:  # written last
             f.write(json.dumps(meta, indent=2, sort_keys=True) + '\n')
         old = tmp + '.old'
         if exists:  # an empty folder, or overwrite=True: move the old one aside first

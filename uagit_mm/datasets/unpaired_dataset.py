@@ -6,8 +6,8 @@ from mmengine.logging import print_log
 from PIL import Image
 
 from mmagic.datasets import UnpairedImageDataset
-from mmagic.registry import DATASETS
 from mmagic.datasets.basic_image_dataset import IMG_EXTENSIONS
+from mmagic.registry import DATASETS
 from uagit_mm.errors import ConfigError, MissingFileError
 
 

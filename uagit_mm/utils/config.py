@@ -2,6 +2,7 @@
 from typing import Optional
 
 from mmengine.config import Config
+
 from uagit_mm.errors import ConfigError, MissingFileError
 
 DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')

@@ -1,4 +1,5 @@
-# Unpaired folders in the CycleGAN layout: data_root/{trainA,trainB,testA,testB}.
+# Unpaired folders in the CycleGAN layout:
+# data_root/{trainA,trainB,testA,testB}.
 # Training: resize 286, random 256 crop, random horizontal flip (the paper).
 # Pipelines use the generic keys img_A / img_B; PackUnpairedInputs renames them
 # to the domain names given to the dataset. mmagic's TranslationInferencer runs

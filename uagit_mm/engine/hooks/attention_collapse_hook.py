@@ -9,7 +9,7 @@ from uagit_mm.errors import ConfigError
 
 ADVICE = ('Knobs to try: a smaller cycle weight '
           '(model.cycle_loss.loss_weight; the paper uses 10, one port needed '
-          '1), a different threshold tau (model.discriminator.threshold), or '
+          '1), a different threshold tau (model.threshold), or '
           'a later switch to the masked discriminator '
           '(model.switch_epoch / model.switch_iter) so the attention trains '
           'longer before it is frozen.')

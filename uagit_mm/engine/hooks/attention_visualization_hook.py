@@ -1,18 +1,17 @@
 """Show where the model looks: mask grids during training and testing."""
-from typing import List, Optional
-
 import random
+from typing import List, Optional
 
 import numpy as np
 import torch
 from mmengine.dataset import pseudo_collate
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 
 from mmagic.registry import HOOKS
 from mmagic.utils import tensor2img
-from uagit_mm.utils.rng import get_rng_state, set_rng_state
 from uagit_mm.errors import ConfigError
+from uagit_mm.utils.rng import get_rng_state, set_rng_state
+from ...utils import unwrap_model
 
 
 def _to_rgb_uint8(x: torch.Tensor, bgr: bool) -> np.ndarray:
@@ -73,8 +72,7 @@ class AttentionVisualizationHook(Hook):
     def draw(self, runner, dataset, tag: str, step: int) -> List[str]:
         """Add one grid per direction to the visualizer; return their
         names."""
-        model = runner.model.module if is_model_wrapper(
-            runner.model) else runner.model
+        model = unwrap_model(runner.model)
         was_training = model.training
         model.eval()
         try:

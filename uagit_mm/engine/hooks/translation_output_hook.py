@@ -6,13 +6,13 @@ import numpy as np
 import torch
 from mmengine import print_log
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 
 from mmagic.registry import HOOKS
 from mmagic.utils import tensor2img
+from uagit_mm.errors import ConfigError
 from ...apis.image_io import save_png_atomic
 from ...apis.inference import mask_to_uint8
-from uagit_mm.errors import ConfigError
+from ...utils import unwrap_model
 
 
 def _image_to_rgb_uint8(img: torch.Tensor) -> np.ndarray:
@@ -57,9 +57,7 @@ class TranslationOutputHook(Hook):
 
     def before_test(self, runner) -> None:
         if self.domains is None:
-            model = runner.model.module if is_model_wrapper(
-                runner.model) else runner.model
-            self.domains = list(model._reachable_domains)
+            self.domains = list(unwrap_model(runner.model)._reachable_domains)
         self._counts = {d: 0 for d in self.domains}
         # the test set repeats the shorter domain's images to the length of
         # the longer one: write (and count) each source image once
