@@ -1,7 +1,9 @@
-"""Generate the synthetic unpaired horse-like/zebra-like dataset with object masks.
+r"""Generate the synthetic unpaired horse-like/zebra-like dataset with
+object masks.
 
 Example:
-    python tools/make_synthetic_dataset.py data/synthetic --size 64 --num-train 400 --num-test 50
+    python tools/make_synthetic_dataset.py data/synthetic --size 64 \
+        --num-train 400 --num-test 50
 """
 import argparse
 import importlib.util
@@ -16,13 +18,15 @@ _MODULE_PATH = os.path.join(
 
 
 def load_synthetic() -> ModuleType:
-    """Loads ``uagit_mm/datasets/synthetic.py`` by file path (skipping the package ``__init__``).
+    """Loads ``uagit_mm/datasets/synthetic.py`` by file path.
 
-    Falls back to the installed package when the tool runs outside a checkout.
+    The package ``__init__`` is skipped. Falls back to the installed package
+    when the tool runs outside a checkout.
     """
     path = os.path.normpath(_MODULE_PATH)
     if not os.path.isfile(path):
-        import uagit_mm.datasets.synthetic as module  # installed package, tool copied elsewhere
+        # installed package, tool copied elsewhere
+        import uagit_mm.datasets.synthetic as module
         return module
     spec = importlib.util.spec_from_file_location('_uagit_mm_synthetic', path)
     module = importlib.util.module_from_spec(spec)
@@ -31,11 +35,13 @@ def load_synthetic() -> ModuleType:
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    # the first paragraph of the module docstring, on one line
+    parser = argparse.ArgumentParser(
+        description=' '.join(__doc__.split('\n\n')[0].split()))
     parser.add_argument(
         'out_dir',
-        help=
-        'destination folder (trainA, trainB, testA, testB and *_mask inside)')
+        help='destination folder (trainA, trainB, testA, testB and *_mask '
+        'inside)')
     parser.add_argument(
         '--size',
         type=int,
@@ -73,8 +79,10 @@ def main(argv=None) -> int:
                  if not folder.endswith('_mask'))
     masks = sum(n for folder, n in counts.items() if folder.endswith('_mask'))
     print(
-        f'{os.path.abspath(args.out_dir)}: {images} images and {masks} masks at {args.size}x{args.size} '
-        f'({", ".join(f"{k}={v}" for k, v in counts.items())}) in {time.perf_counter() - start:.1f}s'
+        f'{os.path.abspath(args.out_dir)}: {images} images and {masks} '
+        f'masks at {args.size}x{args.size} '
+        f'({", ".join(f"{k}={v}" for k, v in counts.items())}) '
+        f'in {time.perf_counter() - start:.1f}s'
     )
     return 0
 

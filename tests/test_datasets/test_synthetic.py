@@ -1,4 +1,7 @@
-"""Tests for uagit_mm/datasets/synthetic.py, loaded by file path (no package __init__ needed)."""
+"""Tests for uagit_mm/datasets/synthetic.py.
+
+The module is loaded by file path (no package __init__ needed).
+"""
 import hashlib
 import importlib.util
 import json
@@ -56,7 +59,8 @@ class TestRenderSample(unittest.TestCase):
                     frac = np.count_nonzero(mask) / size**2
                     self.assertGreaterEqual(frac, 0.09, (size, domain, i))
                     self.assertLessEqual(frac, 0.36, (size, domain, i))
-                    # objects lie fully inside the image: no object pixel on the border
+                    # objects lie fully inside the image: no object pixel on
+                    # the border
                     border = np.concatenate(
                         [mask[0], mask[-1], mask[:, 0], mask[:, -1]])
                     self.assertFalse(border.any(), (size, domain, i))
@@ -124,7 +128,8 @@ class TestStatistics(unittest.TestCase):
             for d, s in self.samples.items()
         }
         self.assertLess(np.abs(bg['A'] - bg['B']).max(), 12.0, bg)
-        # the same statistic does see the object difference (red vs. blue channel balance)
+        # the same statistic does see the object difference (red vs. blue
+        # channel balance)
         self.assertGreater(
             (obj['A'][0] - obj['A'][2]) - (obj['B'][0] - obj['B'][2]), 80.0,
             obj)
@@ -156,14 +161,16 @@ class TestStatistics(unittest.TestCase):
         for img, m in self.samples['B'][:10]:
             self.assertTrue(synthetic.is_translated(img, m, 'B'))
             self.assertFalse(synthetic.is_translated(img, m, 'A'))
-        # an A scene whose object region is replaced by stripes counts as translated to B
+        # an A scene whose object region is replaced by stripes counts as
+        # translated to B
         img_a, m_a = self.samples['A'][0]
         stripes = np.where((np.arange(64) // 3 % 2)[None, :, None] > 0, 230,
                            25).astype(np.uint8)
         fake = np.where(m_a[..., None] > 0,
                         np.broadcast_to(stripes, img_a.shape), img_a)
         self.assertTrue(synthetic.is_translated(fake, m_a, 'B'))
-        # ... while a translation that leaves the object alone but stripes the background does not
+        # ... while a translation that leaves the object alone but stripes
+        # the background does not
         fake_bg = np.where(m_a[..., None] > 0, img_a,
                            np.broadcast_to(stripes, img_a.shape))
         self.assertFalse(synthetic.is_translated(fake_bg, m_a, 'B'))
@@ -229,7 +236,8 @@ class TestGenerateDataset(unittest.TestCase):
                 self.assertEqual((mask.shape, mask.dtype),
                                  ((32, 32), np.uint8))
                 self.assertTrue(set(np.unique(mask)) <= {0, 255})
-        # files hold exactly render_sample's output (RGB on disk, i.e. BGR/RGB handled)
+        # files hold exactly render_sample's output (RGB on disk, i.e.
+        # BGR/RGB handled)
         ref_img, ref_mask = synthetic.render_sample(
             synthetic.sample_rng(5, 'train', 'B', 1), 'B', 32)
         disk = cv2.cvtColor(
@@ -237,7 +245,8 @@ class TestGenerateDataset(unittest.TestCase):
         np.testing.assert_array_equal(disk, ref_img)
         np.testing.assert_array_equal(
             cv2.imread(str(out / 'trainB_mask' / '000001.png'), 0), ref_mask)
-        # train and test never share an image; A and B train sets are independent draws
+        # train and test never share an image; A and B train sets are
+        # independent draws
         hashes = {
             f: {_md5(p)
                 for p in (out / f).iterdir()}
@@ -340,7 +349,8 @@ class TestTool(unittest.TestCase):
             self.assertEqual(
                 len(os.listdir(os.path.join(out, 'trainB_mask'))), 2)
             tool = _load('_test_make_synthetic_dataset', TOOL_PATH)
-            # same folder, other seed: refused with exit code 2 and the folder left as it was
+            # same folder, other seed: refused with exit code 2 and the
+            # folder left as it was
             self.assertEqual(tool.main([out] + opts + ['--seed', '1']), 2)
             self.assertEqual(
                 json.loads(Path(out, 'dataset.json').read_text())['seed'], 0)

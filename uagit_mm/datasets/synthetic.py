@@ -1,11 +1,14 @@
-"""Deterministic synthetic unpaired two-domain dataset with ground-truth object masks.
+"""Deterministic synthetic unpaired two-domain dataset with ground-truth
+object masks.
 
-Domain ``A`` ("horse-like"): 1-2 animal-like shapes (ellipse body, head, legs, optional tail), smooth
-shaded brownish/orange. Domain ``B`` ("zebra-like"): the same kinds of shapes, near-black/near-white
-stripes. Both share one background distribution (sky/ground gradient, soft noise, varied clutter), so
-only the objects should change under translation. Objects are painted last without anti-aliasing: the
-mask is exactly the object pixels. Disk layout: CycleGAN's ``trainA``/``trainB``/``testA``/``testB``
-plus ``<folder>_mask`` (single-channel PNG, 255 = object) with identical file names.
+Domain ``A`` ("horse-like"): 1-2 animal-like shapes (ellipse body, head, legs,
+optional tail), smooth shaded brownish/orange. Domain ``B`` ("zebra-like"):
+the same kinds of shapes, near-black/near-white stripes. Both share one
+background distribution (sky/ground gradient, soft noise, varied clutter), so
+only the objects should change under translation. Objects are painted last
+without anti-aliasing: the mask is exactly the object pixels. Disk layout:
+CycleGAN's ``trainA``/``trainB``/``testA``/``testB`` plus ``<folder>_mask``
+(single-channel PNG, 255 = object) with identical file names.
 """
 from __future__ import annotations
 import json
@@ -43,7 +46,10 @@ def _check_int(name: str, value: int, minimum: int) -> None:
 
 def sample_rng(seed: int, split: str, domain: str,
                index: int) -> np.random.Generator:
-    """Returns the RNG of one image, derived only from (seed, split, domain, index)."""
+    """Returns the RNG of one image.
+
+    It is derived only from (seed, split, domain, index).
+    """
     _check_choice('domain', domain, DOMAINS)
     _check_choice('split', split, SPLITS)
     return np.random.default_rng(
@@ -57,7 +63,10 @@ def sample_rng(seed: int, split: str, domain: str,
 
 
 def _background(rng: np.random.Generator, size: int) -> np.ndarray:
-    """Sky/ground gradient with soft low-frequency noise and clutter (float RGB)."""
+    """Sky/ground gradient with soft low-frequency noise and clutter.
+
+    Returns a float RGB image.
+    """
     ys, horizon = np.arange(
         size, dtype=np.float64)[:, None, None], rng.uniform(0.25, 0.6) * size
     sky_top = rng.uniform((70, 140, 205), (135, 200, 250))
@@ -109,7 +118,8 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
 
 
 def _animal_parts(rng: np.random.Generator) -> Tuple[List[np.ndarray], float]:
-    """Polygons of one animal at unit body half-length, and its approximate area."""
+    """Polygons of one animal at unit body half-length, and its approximate
+    area."""
     b = rng.uniform(0.45, 0.75)
     t = np.linspace(0, 2 * np.pi, 48, endpoint=False)
     parts = [np.stack([np.cos(t), b * np.sin(t)], 1)]
@@ -138,7 +148,8 @@ def _animal_parts(rng: np.random.Generator) -> Tuple[List[np.ndarray], float]:
 
 
 def _place_animals(rng: np.random.Generator, size: int) -> List[np.ndarray]:
-    """Samples 1-2 non-overlapping animal masks (bool) fully inside the image."""
+    """Samples 1-2 non-overlapping animal masks (bool) fully inside the
+    image."""
     n_animals = 1 if rng.random() < 0.6 else 2
     margin = 1 + size // 64
     for _ in range(100):
@@ -160,7 +171,9 @@ def _place_animals(rng: np.random.Generator, size: int) -> List[np.ndarray]:
             for _ in range(20):
                 off = rng.uniform(margin - lo, size - 1 - margin - hi)
                 m = np.zeros((size, size), np.uint8)
-                for p in parts:  # one call per part: fillPoly's even-odd rule would punch holes
+                # one call per part: fillPoly's even-odd rule would punch
+                # holes
+                for p in parts:
                     cv2.fillPoly(
                         m, [np.round((p + off) * 16).astype(np.int32)],
                         255,
@@ -180,7 +193,8 @@ def _place_animals(rng: np.random.Generator, size: int) -> List[np.ndarray]:
 
 def _paint_object(rng: np.random.Generator, img: np.ndarray, mask: np.ndarray,
                   domain: str) -> None:
-    """Paints one object's pixels of ``img`` in place with the domain's appearance."""
+    """Paints one object's pixels of ``img`` in place with the domain's
+    appearance."""
     size, (ys, xs) = img.shape[0], np.nonzero(mask)
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float64)
     extent, ang = max(xs.max() - xs.min(),
@@ -223,7 +237,8 @@ def render_sample(rng: np.random.Generator,
         size: Side length in pixels (>= 32); all geometry scales with it.
 
     Returns:
-        ``(image, mask)``: HxWx3 uint8 RGB image and HxW uint8 mask in {0, 255}.
+        ``(image, mask)``: HxWx3 uint8 RGB image and HxW uint8 mask in
+        {0, 255}.
     """
     _check_choice('domain', domain, DOMAINS)
     _check_int('size', size, 32)
@@ -238,9 +253,10 @@ def render_sample(rng: np.random.Generator,
 def stripe_score(image: np.ndarray, mask: np.ndarray) -> float:
     """Scores how striped ('B-like') the object region of an RGB image is.
 
-    Weighted sum (0.5 / 0.25 / 0.25) of: the fraction of object pixels that are unsaturated and
-    near-black or near-white; the grey-level spread inside the object; the mean absolute difference
-    between neighbouring interior pixels. Smooth brownish ``A`` objects score near 0, stripes near 1.
+    Weighted sum (0.5 / 0.25 / 0.25) of: the fraction of object pixels that
+    are unsaturated and near-black or near-white; the grey-level spread inside
+    the object; the mean absolute difference between neighbouring interior
+    pixels. Smooth brownish ``A`` objects score near 0, stripes near 1.
 
     Args:
         image: HxWx3 uint8 RGB image.
@@ -279,14 +295,18 @@ def stripe_score(image: np.ndarray, mask: np.ndarray) -> float:
 
 def is_translated(image: np.ndarray, mask: np.ndarray,
                   target_domain: str) -> bool:
-    """True when the object region looks like ``target_domain`` (stripe_score vs. 0.5)."""
+    """True when the object region looks like ``target_domain``.
+
+    Compares ``stripe_score`` with 0.5.
+    """
     _check_choice('target_domain', target_domain, DOMAINS)
     score = stripe_score(image, mask)
     return score > 0.5 if target_domain == 'B' else score < 0.5
 
 
 def _is_complete(out_dir: str, meta: dict) -> bool:
-    """True when ``out_dir`` holds a full dataset whose dataset.json equals ``meta``."""
+    """True when ``out_dir`` holds a full dataset whose dataset.json equals
+    ``meta``."""
     try:
         with open(
                 os.path.join(out_dir, 'dataset.json'), encoding='utf-8') as f:
@@ -307,18 +327,21 @@ def generate_dataset(out_dir: str,
                      num_test: int = 50,
                      seed: int = 0,
                      overwrite: bool = False) -> Dict[str, int]:
-    """Writes the dataset to ``out_dir`` and returns the number of files per folder.
+    """Writes the dataset to ``out_dir`` and returns the number of files per
+    folder.
 
-    Idempotent: a complete dataset made with the same arguments (per ``dataset.json``) is left
-    untouched. Files go to a temporary sibling folder renamed into place at the end, so an
-    interrupted run never leaves a dataset that looks complete.
+    Idempotent: a complete dataset made with the same arguments (per
+    ``dataset.json``) is left untouched. Files go to a temporary sibling folder
+    renamed into place at the end, so an interrupted run never leaves a
+    dataset that looks complete.
 
     Args:
         out_dir: Destination folder (created; its parent is created if needed).
         size: Image side length (>= 32).
         num_train: Images per domain in the train split (>= 1).
         num_test: Images per domain in the test split (>= 1).
-        seed: Non-negative base seed; each image uses ``sample_rng(seed, split, domain, i)``.
+        seed: Non-negative base seed; each image uses
+            ``sample_rng(seed, split, domain, i)``.
         overwrite: Replace an existing, different ``out_dir``.
 
     Returns:
@@ -326,7 +349,8 @@ def generate_dataset(out_dir: str,
 
     Raises:
         ValueError: On invalid arguments.
-        FileExistsError: When ``out_dir`` holds something else and overwrite is False.
+        FileExistsError: When ``out_dir`` holds something else and overwrite
+            is False.
     """
     for name, value, minimum in (('size', size, 32), ('num_train', num_train,
                                                       1),
@@ -385,7 +409,8 @@ def generate_dataset(out_dir: str,
                 encoding='utf-8') as f:  # written last
             f.write(json.dumps(meta, indent=2, sort_keys=True) + '\n')
         old = tmp + '.old'
-        if exists:  # an empty folder, or overwrite=True: move the old one aside first
+        # an empty folder, or overwrite=True: move the old one aside first
+        if exists:
             os.rename(out_dir, old)
         try:
             os.rename(tmp, out_dir)
