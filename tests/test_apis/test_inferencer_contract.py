@@ -15,6 +15,7 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import INFERENCERS, init_default_scope
 from PIL import Image
+from test_translate_tools import CONFIG, TINY
 
 import mmagic.apis.inferencers as mmagic_inferencers
 import uagit_mm  # noqa: F401  (before mmagic: the compatibility fixes)
@@ -25,15 +26,6 @@ from mmagic.registry import MODELS
 from uagit_mm.apis import (AttentionTranslationInferencer, init_model,
                            translate_arrays)
 from uagit_mm.utils import load_config
-
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIG = osp.join(ROOT, 'configs', 'uagit_cpu_1xb1-2500iters_synthetic64.py')
-TINY = {
-    'model.generator.base_channels': 8,
-    'model.generator.num_blocks': 1,
-    'model.discriminator.base_channels': 8,
-    'model.attention.base_channels': 4
-}
 
 # a tiny CycleGAN in mmagic's own config style (KeyMapper + PackInputs)
 CYCLEGAN_CONFIG = """

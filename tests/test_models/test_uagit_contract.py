@@ -13,6 +13,7 @@ from copy import deepcopy
 from unittest import TestCase
 from unittest.mock import MagicMock, patch
 
+import test_uagit  # the tiny model beside this file
 import torch
 from mmengine import Config, MessageHub
 from mmengine.model import MMDistributedDataParallel
@@ -33,18 +34,10 @@ init_default_scope('mmagic')
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-# 8 channels, 1 block, 32x32, batch 1
-TINY = dict(
-    type='UAGIT',
-    domains=['a', 'b'],
-    data_preprocessor=dict(type='DataPreprocessor'),
-    generator=dict(type='ResnetGenerator', in_channels=3, out_channels=3,
-                   base_channels=8, num_blocks=1,
-                   init_cfg=dict(type='normal', gain=0.02)),
-    discriminator=dict(type='AttentionMaskedDiscriminator', in_channels=3,
-                       base_channels=8, num_conv=2),
-    attention=dict(type='AttentionNet', base_channels=8, num_blocks=1),
-    switch_iter=2)
+# the tiny model of test_uagit.py (8 channels, 1 block), attention at 8
+TINY = dict(test_uagit.TINY,
+            attention=dict(type='AttentionNet', base_channels=8,
+                           num_blocks=1))
 
 ADAM = dict(type='Adam', lr=1e-3, betas=(0.5, 0.999))
 OURS = dict(  # the project's optimizer layout
