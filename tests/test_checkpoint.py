@@ -298,45 +298,69 @@ class TestLoadersUntouched(unittest.TestCase):
             self.assertFalse(osp.exists(marker))
 
 
+def _disk_full_open(real_open):
+    """``open`` whose binary writes store 10 bytes, then fail as a full
+    disk does; the same fault for our backend and mmengine's."""
+
+    class Full:
+
+        def __init__(self, f):
+            self.f = f
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.f.close()
+
+        def write(self, data):
+            self.f.write(data[:10])
+            raise OSError(28, 'No space left on device')
+
+        def __getattr__(self, name):
+            return getattr(self.f, name)
+
+    def fake_open(path, mode='r', *args, **kwargs):
+        f = real_open(path, mode, *args, **kwargs)
+        return Full(f) if 'w' in mode and 'b' in mode else f
+
+    return fake_open
+
+
 class TestAtomicBackend(unittest.TestCase):
 
-    def test_failed_write_keeps_the_old_file(self):
+    def _fail_second_write(self, module: str, backend_args):
+        """Save a checkpoint, then save another under the same name that
+        hits a full disk in ``module``'s ``open``; return the folder and the
+        checkpoint's path."""
+        import builtins
+
         from mmengine.runner.checkpoint import save_checkpoint
-        with tempfile.TemporaryDirectory() as d:
-            path = os.path.join(d, 'iter_1.pth')
-            save_checkpoint({'a': torch.ones(2)}, path,
-                            backend_args=BACKEND_ARGS)
-            self.assertTrue(torch.equal(
-                torch.load(path, weights_only=True)['a'], torch.ones(2)))
+        d = tempfile.mkdtemp()
+        self.addCleanup(__import__('shutil').rmtree, d)
+        path = os.path.join(d, 'iter_1.pth')
+        save_checkpoint({'a': torch.ones(2)}, path, backend_args=backend_args)
+        with mock.patch(f'{module}.open', _disk_full_open(builtins.open),
+                        create=True):
+            with self.assertRaisesRegex(OSError, 'No space left'):
+                save_checkpoint({'a': torch.zeros(2)}, path,
+                                backend_args=backend_args)
+        return d, path
 
-            def disk_full(fd):
-                raise OSError(28, 'No space left on device')
-
-            with mock.patch('os.fsync', disk_full):
-                with self.assertRaisesRegex(OSError, 'No space left'):
-                    save_checkpoint({'a': torch.zeros(2)}, path,
-                                    backend_args=BACKEND_ARGS)
-            self.assertTrue(torch.equal(
-                torch.load(path, weights_only=True)['a'], torch.ones(2)))
-            self.assertEqual(os.listdir(d), ['iter_1.pth'])
+    def test_failed_write_keeps_the_old_file(self):
+        d, path = self._fail_second_write('uagit_mm.fileio', BACKEND_ARGS)
+        self.assertTrue(torch.equal(
+            torch.load(path, weights_only=True)['a'], torch.ones(2)))
+        self.assertEqual(os.listdir(d), ['iter_1.pth'])
 
     def test_stock_local_backend_is_not_atomic(self):
-        """Control for the test above: mmengine's own backend truncates."""
-        from mmengine.runner.checkpoint import save_checkpoint
-        with tempfile.TemporaryDirectory() as d:
-            path = os.path.join(d, 'iter_1.pth')
-            save_checkpoint({'a': torch.ones(2)}, path)
-
-            def broken_put(self, obj, filepath):
-                with open(filepath, 'wb') as f:
-                    f.write(obj[:10])
-                raise OSError(28, 'No space left on device')
-
-            with mock.patch('mmengine.fileio.LocalBackend.put', broken_put):
-                with self.assertRaises(OSError):
-                    save_checkpoint({'a': torch.zeros(2)}, path)
-            with self.assertRaises(Exception):
-                torch.load(path, weights_only=True)
+        """Control for the test above: the same fault in mmengine's own
+        LocalBackend leaves a truncated checkpoint."""
+        _, path = self._fail_second_write(
+            'mmengine.fileio.backends.local_backend', None)
+        self.assertEqual(os.path.getsize(path), 10)
+        with self.assertRaises(Exception):
+            torch.load(path, weights_only=True)
 
 
 class TestResumeChoice(unittest.TestCase):

@@ -3,7 +3,8 @@
 Imported by :mod:`uagit_mm` before anything touches mmagic. Each fix first
 checks that the problem is really present, so the module is a no-op on a stack
 where upstream has fixed it (for example with a full mmcv build, fix 2 does
-nothing). The four problems are described in the README ("Compatibility").
+nothing). The README lists them ("What the plugin changes in mmagic and
+mmengine").
 
 1. ``np.bool8`` was removed in numpy 2; ``mmagic/utils/trans_utils.py`` uses it
    at import time.
@@ -12,15 +13,18 @@ nothing). The four problems are described in the README ("Compatibility").
 3. ``mmagic.models.utils.generation_init_weights`` raises ``UnboundLocalError``
    for modules that are neither conv nor batch-norm (ReLU, InstanceNorm) when
    the Runner records init info (open-mmlab/mmagic#2109).
-4. torch >= 2.6 loads checkpoints with ``weights_only=True`` and mmengine
-   checkpoints hold the message hub (``HistoryBuffer``, numpy arrays). Not
-   patched: uagit_mm's own runs write checkpoints that need no unpickling
-   (:class:`uagit_mm.engine.SafeCheckpointHook`) and load them through
-   :class:`uagit_mm.engine.UAGITRunner`; mmengine's loaders are untouched.
-5. mmengine's ``--launcher pytorch`` calls ``torch.cuda.set_device`` even on
+4. mmengine's ``--launcher pytorch`` calls ``torch.cuda.set_device`` even on
    a machine without a GPU, so multi-process CPU training (gloo) cannot
    start, and the Runner gives DDP GPU ``device_ids``; without CUDA the
    process group is set up with 'gloo' in place of 'nccl' and no device ids.
+5. mmagic 1.2's ``Inferencers`` has no extension point for a plugin's
+   inferencer (:func:`_dispatch_registered_inferencers`).
+
+Not patched: torch >= 2.6 loads checkpoints with ``weights_only=True`` and
+mmengine checkpoints hold the message hub (``HistoryBuffer``, numpy arrays).
+uagit_mm's own runs write checkpoints that need no unpickling
+(:class:`uagit_mm.engine.SafeCheckpointHook`) and load them through
+:class:`uagit_mm.engine.UAGITRunner`; mmengine's loaders are untouched.
 """
 import importlib
 import importlib.machinery
@@ -161,7 +165,7 @@ def _fix_generation_init_weights() -> None:
 
 
 def _fix_cpu_pytorch_launcher() -> None:
-    """Fix 5: let ``--launcher pytorch`` start on a machine without CUDA."""
+    """Fix 4: let ``--launcher pytorch`` start on a machine without CUDA."""
     import torch
     if torch.cuda.is_available():
         return
@@ -195,8 +199,8 @@ def _fix_cpu_pytorch_launcher() -> None:
 
 
 def _dispatch_registered_inferencers() -> None:
-    """Let ``MMagicInferencer`` build inferencers registered in mmengine's
-    ``INFERENCERS`` registry, for task names mmagic does not know.
+    """Fix 5: let ``MMagicInferencer`` build inferencers registered in
+    mmengine's ``INFERENCERS`` registry, for task names mmagic does not know.
 
     Not a bug but a missing extension point: mmagic 1.2's ``Inferencers``
     maps task names to its own classes in a hard-coded if/elif chain and
@@ -253,7 +257,7 @@ def apply_before_mmagic() -> None:
 
 
 def apply_after_mmagic() -> None:
-    """Fixes that patch already-imported code (3 and 5)."""
+    """Fixes that patch already-imported code (3, 4 and 5)."""
     _fix_generation_init_weights()
     _fix_cpu_pytorch_launcher()
     _dispatch_registered_inferencers()

@@ -39,12 +39,8 @@ TINY = dict(test_uagit.TINY,
             attention=dict(type='AttentionNet', base_channels=8,
                            num_blocks=1))
 
-ADAM = dict(type='Adam', lr=1e-3, betas=(0.5, 0.999))
-OURS = dict(  # the project's optimizer layout
-    generators=dict(type='OptimWrapper', modules=['generators', 'attentions'],
-                    optimizer=ADAM),
-    discriminators=dict(type='OptimWrapper', modules='discriminators',
-                        optimizer=ADAM))
+OURS = test_uagit.OPTIM  # the project's optimizer layout
+ADAM = OURS['generators']['optimizer']
 
 D_KEYS = {'loss_gan_d_a', 'loss_gan_d_b'}
 G_KEYS = {'loss_gan_g_a', 'loss_gan_g_b', 'loss_cycle_a', 'loss_cycle_b'}
@@ -53,11 +49,8 @@ MASK_KEYS = {'mask_mean_a', 'mask_mean_b', 'mask_above_tau_a',
 
 
 def build(**kwargs):
-    cfg = deepcopy(TINY)
-    cfg.update(kwargs)
-    model = MODELS.build(cfg)
-    model.init_weights()
-    return model
+    return test_uagit.build(**dict(dict(attention=TINY['attention']),
+                                   **kwargs))
 
 
 def optimizers(model, cfg=None):

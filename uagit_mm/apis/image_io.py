@@ -6,8 +6,6 @@ from typing import List, Optional, Tuple
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from ..fileio import save_png
-
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp',
                   '.ppm', '.pgm', '.gif')
 
@@ -114,10 +112,3 @@ def find_images(root: str,
                 path = osp.join(dirpath, name)
                 found.append((path, osp.relpath(path, root)))
     return found
-
-
-def save_png_atomic(path: str, rgb_or_gray: np.ndarray) -> None:
-    """Write a PNG through the atomic file backend
-    (:func:`uagit_mm.fileio.save_png`): a crash never leaves a partial
-    file under the final name."""
-    save_png(path, rgb_or_gray)

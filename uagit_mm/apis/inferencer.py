@@ -23,7 +23,8 @@ from mmagic.apis.inferencers.translation_inferencer import \
 from mmagic.apis.mmagic_inferencer import MMagicInferencer
 from mmagic.registry import MODELS
 from mmagic.utils import tensor2img
-from .image_io import read_rgb, save_png_atomic
+from ..fileio import save_png
+from .image_io import read_rgb
 from .inference import (load_weights, mask_to_uint8, resolve_direction,
                         translate_tensors)
 
@@ -128,9 +129,9 @@ class AttentionTranslationInferencer(TranslationInferencer):
         if result_out_dir:
             root, _ = osp.splitext(result_out_dir)
             # tensor2img swaps the channel order: BGR in, RGB out
-            save_png_atomic(root + '.png',
+            save_png(root + '.png',
                             tensor2img(bgr[0], min_max=(0, 255)))
-            save_png_atomic(root + '_mask.png', mask_to_uint8(attn[0]))
+            save_png(root + '_mask.png', mask_to_uint8(attn[0]))
         return imgs
 
     def postprocess(self, preds: Preds, imgs: Optional[torch.Tensor] = None,

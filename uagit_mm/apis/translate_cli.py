@@ -77,8 +77,9 @@ def _main(argv=None) -> int:
     args = parse_args(argv)
     from tqdm import tqdm
 
+    from ..fileio import save_png
     from . import (ImageReadError, find_images, init_model, read_rgb,
-                   resolve_direction, save_png_atomic, translate_arrays)
+                   resolve_direction, translate_arrays)
     from .image_io import DEFAULT_MAX_PIXELS
 
     max_pixels = args.max_pixels or DEFAULT_MAX_PIXELS
@@ -137,12 +138,12 @@ def _main(argv=None) -> int:
                     bar.update(len(batch))
                     continue
                 for (img, path, outs), (fake, mask) in zip(batch, results):
-                    save_png_atomic(outs['image'], fake)
-                    save_png_atomic(outs['mask'], mask)
+                    save_png(outs['image'], fake)
+                    save_png(outs['mask'], mask)
                     if 'side' in outs:
                         gray = np.repeat(mask[..., None], 3, axis=2)
-                        save_png_atomic(outs['side'],
-                                        np.concatenate([img, gray, fake], 1))
+                        save_png(outs['side'],
+                                 np.concatenate([img, gray, fake], 1))
                     done += 1
                 bar.update(len(batch))
     bar.close()

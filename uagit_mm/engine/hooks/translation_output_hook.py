@@ -10,8 +10,8 @@ from mmengine.hooks import Hook
 from mmagic.registry import HOOKS
 from mmagic.utils import tensor2img
 from uagit_mm.errors import ConfigError
-from ...apis.image_io import save_png_atomic
 from ...apis.inference import mask_to_uint8
+from ...fileio import save_png
 from ...utils import unwrap_model
 
 
@@ -83,10 +83,10 @@ class TranslationOutputHook(Hook):
                         continue
                     self._written.add((src, path))
                 # the translations are BGR, as mmagic loads images
-                save_png_atomic(osp.join(folder, f'{stem}.png'),
-                                _image_to_rgb_uint8(sample.get(f'fake_{tgt}')))
+                save_png(osp.join(folder, f'{stem}.png'),
+                         _image_to_rgb_uint8(sample.get(f'fake_{tgt}')))
                 if f'attention_{src}' in sample:
-                    save_png_atomic(
+                    save_png(
                         osp.join(folder, f'{stem}_mask.png'),
                         mask_to_uint8(sample.get(f'attention_{src}')))
                 self._counts[src] += 1
