@@ -59,8 +59,32 @@ test_evaluator = dict(metrics=[
         })
 ])
 
+# Validation while training: the same metric on the test set every
+# `val_interval` iterations, keeping best_attn_mean_mask_iou_iter_N.pth (the
+# mean mask IoU of both directions). `--cfg-options val_interval=0` switches
+# it off (tools/train.py; README, "Validation while training").
+val_interval = 500
+val_dataloader = dict(
+    _delete_=True,
+    batch_size=8,
+    num_workers=0,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        _dataset,
+        type='UnpairedFolderDataset',
+        test_mode=True,
+        pipeline=test_pipeline))
+val_evaluator = dict(
+    _delete_=True,
+    type='mmengine.Evaluator',
+    metrics=test_evaluator['metrics'])
+val_cfg = dict(_delete_=True, type='ValLoop')
+
 train_cfg = dict(
-    _delete_=True, type='IterBasedTrainLoop', max_iters=max_iters)
+    _delete_=True,
+    type='IterBasedTrainLoop',
+    max_iters=max_iters,
+    val_interval=val_interval)
 param_scheduler = [
     dict(
         type='LinearLR',
@@ -72,6 +96,11 @@ param_scheduler = [
 ]
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
-    checkpoint=dict(interval=500, by_epoch=False, max_keep_ckpts=3))
+    checkpoint=dict(
+        interval=500,
+        by_epoch=False,
+        max_keep_ckpts=3,
+        save_best='attn/mean/mask_iou',
+        rule='greater'))
 log_processor = dict(by_epoch=False)
 env_cfg = dict(cudnn_benchmark=False)

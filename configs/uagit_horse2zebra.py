@@ -46,3 +46,38 @@ test_evaluator = dict(
             fake_key=f'fake_{domain_a}',
             inception_path=inception_path),
     ])
+
+# Validation while training: FID and KID x 100 of both directions on the
+# first `num_val` test images of each domain, every `val_interval` epochs,
+# keeping best_mean_kid_x100_epoch_N.pth (the lowest mean KID of the two
+# directions; uagit_mm's checkpoint hook averages '*/kid_x100' into
+# 'mean/kid_x100'). The real images' Inception features are extracted once
+# and cached. It needs the Inception file: without it the run trains
+# without validation (and says so); `--cfg-options val_interval=0` switches
+# it off, `val_interval=N` changes the interval.
+import os.path as osp  # noqa: E402
+
+num_val = 50
+_validate = osp.isfile(inception_path)
+val_interval = 5 if _validate else 0
+val_dataloader = dict(
+    _delete_=True,
+    batch_size=4,
+    num_workers=2,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        _dataset,
+        type='UnpairedFolderDataset',
+        test_mode=True,
+        max_samples=num_val,
+        pipeline=test_pipeline)) if _validate else None
+val_cfg = dict(_delete_=True, type='MultiValLoop') if _validate else None
+val_evaluator = dict(
+    _delete_=True,
+    type='Evaluator',
+    metrics=[dict(m, fake_nums=num_val) for m in test_evaluator['metrics']]
+) if _validate else None
+train_cfg = dict(val_interval=max(val_interval, 1))
+default_hooks = dict(
+    checkpoint=dict(
+        save_best='mean/kid_x100' if _validate else None, rule='less'))

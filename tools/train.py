@@ -15,8 +15,9 @@ def parse_args():
     parser.add_argument('config', help='config file')
     parser.add_argument('--work-dir', help='where logs and checkpoints go')
     parser.add_argument(
-        '--resume', action='store_true',
-        help='resume from the latest checkpoint in the work dir')
+        '--resume', nargs='?', const='auto', default=None, metavar='PATH',
+        help='resume from the latest checkpoint in the work dir, or from '
+        'the checkpoint PATH (which may lie outside it)')
     parser.add_argument(
         '--amp', action='store_true',
         help='automatic mixed precision (every sub-optimizer of the config)')
@@ -36,6 +37,8 @@ def parse_args():
 def main():
     args = parse_args()
     import uagit_mm  # noqa: F401  (compat fixes before the config is built)
+    from uagit_mm.engine.work_dir_lock import check_work_dir_free
+    from uagit_mm.errors import MissingFileError
     from uagit_mm.utils import load_config
 
     cfg = load_config(args.config, args.cfg_options)
@@ -47,6 +50,15 @@ def main():
         enable_amp(cfg)
     if args.resume:
         cfg.resume = True
+        if args.resume != 'auto':
+            if not osp.isfile(args.resume):
+                raise MissingFileError(
+                    f'--resume {args.resume}: no such checkpoint file')
+            cfg.load_from = args.resume
+    if os.environ.get('RANK', '0') == '0':
+        # stop before the runner creates anything in a work dir that
+        # another training run is using (the runner holds the lock)
+        check_work_dir_free(cfg.work_dir)
 
     # the configs name UAGITRunner (runner_type); others get mmengine's
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else \

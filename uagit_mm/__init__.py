@@ -11,10 +11,12 @@ import mmagic.models  # noqa: E402,F401
 
 compat.apply_after_mmagic()
 
-from . import datasets, engine, evaluation, models  # noqa: E402,F401
+from . import (datasets, engine, evaluation, models,  # noqa: E402,F401
+               visualization)
 from . import apis  # noqa: E402,F401  (after the registrations it uses)
 
 __version__ = '0.1.0'
 __all__ = [
-    '__version__', 'apis', 'datasets', 'engine', 'evaluation', 'models'
+    '__version__', 'apis', 'datasets', 'engine', 'evaluation', 'models',
+    'visualization'
 ]

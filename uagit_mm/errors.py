@@ -20,6 +20,35 @@ class MissingFileError(UserError, FileNotFoundError):
     or holds nothing usable."""
 
 
+class WriteError(UserError, OSError):
+    """A file could not be written (full disk, quota, read-only or vanished
+    folder). Nothing was replaced: the previous file, if any, is intact.
+
+    Args:
+        path (str): The file that could not be written.
+        err (OSError): What the system said.
+        context (str): What to add, e.g. the last good checkpoint.
+    """
+
+    def __init__(self, path: str, err: OSError, context: str = '') -> None:
+        self.path, self.cause = path, err
+        self.context = context
+        reason = err.strerror or str(err) or type(err).__name__
+        msg = f'cannot write {path}: {reason}'
+        if err.errno is not None:
+            import errno
+            msg += f' ({errno.errorcode.get(err.errno, err.errno)})'
+        super().__init__(err.errno, msg + (f'. {context}' if context else ''))
+        self.message = msg
+
+    def __str__(self) -> str:
+        return self.message + (f'. {self.context}' if self.context else '')
+
+    def with_context(self, context: str) -> 'WriteError':
+        """The same error with ``context`` added to its message."""
+        return WriteError(self.path, self.cause, context)
+
+
 def run_tool(main, *args, **kwargs):
     """Run a tool's ``main``; a :class:`UserError` ends it with its message
     and exit status 2 instead of a traceback (set ``UAGIT_TRACEBACK=1`` to

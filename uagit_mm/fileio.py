@@ -20,6 +20,8 @@ from typing import Union
 import numpy as np
 from mmengine.fileio import LocalBackend, get_file_backend, register_backend
 
+from .errors import WriteError
+
 BACKEND_ARGS = dict(backend='atomic_local')
 
 
@@ -38,16 +40,24 @@ class AtomicLocalBackend(LocalBackend):
     def put(self, obj: bytes, filepath: Union[str, Path]) -> None:
         """Write ``obj`` to ``filepath`` through a temporary file that is
         renamed into place; on any error the old file stays and the
-        temporary file is removed."""
+        temporary file is removed.
+
+        Raises:
+            WriteError: The file could not be written (e.g. the disk is
+                full); it names ``filepath``.
+        """
         filepath = str(filepath)
-        os.makedirs(osp.dirname(osp.abspath(filepath)), exist_ok=True)
         tmp = temp_name(filepath)
         try:
+            os.makedirs(osp.dirname(osp.abspath(filepath)), exist_ok=True)
             with open(tmp, 'wb') as f:
                 f.write(obj)
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, filepath)
+        except OSError as err:
+            # name the file the caller asked for, not the temporary one
+            raise WriteError(filepath, err) from err
         finally:
             if osp.exists(tmp):
                 os.remove(tmp)

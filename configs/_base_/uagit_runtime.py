@@ -27,9 +27,10 @@ custom_hooks = [
     dict(type='RunCheckHook'),
 ]
 
-# Grids and scalars go to <log_dir>/vis_data; also to TensorBoard when it is
-# installed.
-vis_backends = [dict(type='VisBackend')]
+# Grids and scalars go to <log_dir>/vis_data (mmagic's VisBackend, with PNGs
+# written atomically and write errors raised: uagit_mm/visualization); also to
+# TensorBoard when it is installed.
+vis_backends = [dict(type='AtomicVisBackend')]
 try:
     import tensorboard  # noqa: F401
     vis_backends.append(dict(type='TensorboardVisBackend'))

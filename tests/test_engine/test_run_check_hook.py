@@ -103,3 +103,26 @@ class TestScheduleCheck(TestCase):
                         ) as log:
             RunCheckHook().before_train(runner)
         log.assert_not_called()
+
+
+class TestValidationReport(TestCase):
+
+    def report(self, **cfg):
+        from mmengine.config import Config
+        runner = schedule_runner(max_iters=10, switch_iter=5)
+        runner.cfg = Config(cfg)
+        with mock.patch('uagit_mm.engine.hooks.run_check_hook.print_log'
+                        ) as log:
+            RunCheckHook().before_train(runner)
+        return '\n'.join(str(c.args[0]) for c in log.call_args_list)
+
+    def test_validation_interval_announced(self):
+        out = self.report(val_dataloader=dict(batch_size=1),
+                          train_cfg=dict(val_interval=7))
+        self.assertIn('Validation every 7 iteration(s)', out)
+
+    def test_missing_inception_file_named(self):
+        out = self.report(val_dataloader=None, val_interval=0,
+                          inception_path='/nowhere/inception.pt')
+        self.assertIn('No validation while training', out)
+        self.assertIn('/nowhere/inception.pt', out)

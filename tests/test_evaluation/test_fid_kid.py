@@ -118,6 +118,32 @@ class TestTransFIDKID(TestCase):
                              torch.cat(metric.fake_results).numpy())
         self.assertAlmostEqual(out['kid_x100'], direct * 100, places=6)
 
+    def test_real_features_batched_and_cached(self):
+        rng = np.random.RandomState(1)
+        reals = [rng.randint(0, 256, (3, 8, 8), dtype=np.uint8)
+                 for _ in range(6)]
+        metric = METRICS.build(dict(
+            type='TransFIDKID', fake_nums=6, real_key='img_b',
+            fake_key='fake_b', inception_path=self.path, kid_subsets=5))
+        calls = []
+        orig = metric.forward_inception
+        metric.forward_inception = lambda x: calls.append(x.shape[0]) or \
+            orig(x)
+        metric.prepare(FakeModule(), self._loader(reals))
+        self.assertEqual(calls, [4, 2])  # one Inception call per batch
+        first = metric.real_feats.copy()
+        # validation calls prepare again with the same images: cached
+        metric.prepare(FakeModule(), self._loader(reals))
+        self.assertEqual(calls, [4, 2])
+        np.testing.assert_array_equal(metric.real_feats, first)
+        # batched features equal one-by-one features
+        single = np.concatenate([
+            orig(torch.as_tensor(r)[None].float()).numpy() for r in reals])
+        np.testing.assert_allclose(first, single, rtol=1e-5, atol=1e-5)
+        # other images (other paths): extracted anew
+        metric.prepare(FakeModule(), self._loader(reals[:3]))
+        self.assertEqual(calls, [4, 2, 3])
+
     def test_missing_inception_is_a_clear_error(self):
         with self.assertRaisesRegex(FileNotFoundError, 'inception_path'):
             TransFIDKID(fake_nums=2, real_key='img_b', fake_key='fake_b',

@@ -41,6 +41,9 @@ class UnpairedFolderDataset(UnpairedImageDataset):
             naming them, 'skip' leaves them out with a warning, 'ignore'
             does not check. Grayscale, RGBA and 16-bit images are fine: the
             pipeline's loader converts them to 8-bit colour.
+        max_samples (int, optional): Use only the first ``max_samples``
+            images (in name order) of each domain, e.g. a fixed subset of the
+            test set for validation during training. Defaults to None (all).
     """
 
     def __init__(self,
@@ -50,7 +53,8 @@ class UnpairedFolderDataset(UnpairedImageDataset):
                  domain_a: str = 'A',
                  domain_b: str = 'B',
                  io_backend: Optional[str] = None,
-                 bad_files: str = 'error') -> None:
+                 bad_files: str = 'error',
+                 max_samples: Optional[int] = None) -> None:
         if bad_files not in ('error', 'skip', 'ignore'):
             raise ConfigError("bad_files must be 'error', 'skip' or 'ignore', "
                               f'got {bad_files!r}')
@@ -81,6 +85,15 @@ class UnpairedFolderDataset(UnpairedImageDataset):
             test_mode=test_mode,
             domain_a='A',
             domain_b='B')
+        if max_samples is not None:
+            if not (isinstance(max_samples, int) and max_samples > 0):
+                raise ConfigError('max_samples must be a positive integer, '
+                                  f'got {max_samples!r}')
+            # mmagic's dataset indexes each domain modulo its own length
+            self.data_infos_a = self.data_infos_a[:max_samples]
+            self.data_infos_b = self.data_infos_b[:max_samples]
+            self.len_a = len(self.data_infos_a)
+            self.len_b = len(self.data_infos_b)
 
     def get_data_info(self, idx: int) -> dict:
         """Paths of one A and one B image, the two domain names and, where a

@@ -1,6 +1,8 @@
-"""mmengine's Runner with safe checkpoint loading and a resume that survives
-an interrupted or corrupt checkpoint; selected by ``runner_type`` in
-``configs/_base_/uagit_runtime.py``."""
+"""mmengine's Runner with safe checkpoint loading, a resume that survives
+an interrupted or corrupt checkpoint or a moved work dir, one training run
+per work dir and a clear stop when a file cannot be written; selected by
+``runner_type`` in ``configs/_base_/uagit_runtime.py``."""
+import errno
 import glob
 import os
 import os.path as osp
@@ -9,14 +11,22 @@ import re
 import zipfile
 from typing import List, Optional, Tuple
 
-from mmengine.dist import is_main_process
-from mmengine.runner import Runner
+from mmengine.dist import broadcast_object_list, is_main_process
+from mmengine.runner import Runner, find_latest_checkpoint
 from mmengine.runner.checkpoint import _load_checkpoint_to_model
 
 from mmagic.registry import RUNNERS
 from ..checkpoint import (UnsafeCheckpointError, load_checkpoint_file,
                           trusted_loading)
+from ..errors import MissingFileError, UserError, WriteError
 from ..utils import unwrap_model
+from .work_dir_lock import WorkDirLock
+
+#: errors of writing that no retry fixes: the run stops with a WriteError
+WRITE_ERRNOS = {
+    errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG, errno.EIO,
+    errno.EACCES, errno.EPERM
+}
 
 _NAME = re.compile(r'(iter|epoch)_(\d+)\.pth')
 
@@ -68,8 +78,71 @@ class UAGITRunner(Runner):
       (:mod:`uagit_mm.fileio`) and, when a checkpoint in the work dir is
       truncated or corrupt, falls back to the newest intact one.
 
+    - A ``last_checkpoint`` naming a file that no longer exists (the work
+      dir was moved or copied) or missing altogether falls back to the
+      newest checkpoint in the work dir, with a log line.
+    - :meth:`train` holds a lock on the work dir
+      (:class:`~uagit_mm.engine.work_dir_lock.WorkDirLock`, rank 0): a
+      second training run into it stops, naming the running one.
+    - A file that cannot be written (full disk, quota, read-only folder)
+      stops training with one :class:`~uagit_mm.errors.WriteError` naming
+      the file, the error and the last good checkpoint; the tools print it
+      without a traceback and exit with status 2.
+
     Everything else is mmengine's ``Runner``; other models keep using it.
     """
+
+    def train(self):
+        """mmengine's ``train`` under the work dir lock, with write errors
+        turned into one :class:`WriteError` (see the class doc)."""
+        lock = WorkDirLock(self.work_dir)
+        refusal = None
+        if is_main_process():
+            try:
+                lock.acquire()
+            except UserError as err:
+                refusal = err
+        if self.distributed:  # every process stops, not only rank 0
+            shared = [None if refusal is None else str(refusal)]
+            broadcast_object_list(shared, src=0)
+            if shared[0] is not None and refusal is None:
+                refusal = UserError(shared[0])
+        if refusal is not None:
+            raise refusal
+        try:
+            return super().train()
+        except WriteError as err:
+            raise err.with_context(self._last_good()) from err
+        except OSError as err:
+            if err.errno not in WRITE_ERRNOS:
+                raise
+            raise WriteError(err.filename or 'a file', err,
+                             self._last_good()) from err
+        finally:
+            lock.release()
+
+    def _last_good(self) -> str:
+        """Where the run can continue from, for a write error's message."""
+        found = checkpoints_newest_first(self.work_dir)
+        where = f'the last good checkpoint is {found[0]}' if found else \
+            'no checkpoint was written yet'
+        return (f'Training stopped; {where}. Free space (or choose another '
+                '--work-dir, moving this one there) and continue with '
+                'tools/train.py CONFIG --resume')
+
+    def load_or_resume(self) -> None:
+        """mmengine's, except that ``--resume`` with no (usable)
+        ``last_checkpoint`` file takes the newest checkpoint of the work
+        dir instead of starting afresh over it."""
+        if self._resume and self._load_from is None and \
+                find_latest_checkpoint(self.work_dir) is None:
+            found = checkpoints_newest_first(self.work_dir)
+            if found:
+                self.logger.warning(
+                    f'{self.work_dir} has no last_checkpoint file; resuming '
+                    f'from its newest checkpoint, {found[0]}.')
+                self._load_from = found[0]
+        super().load_or_resume()
 
     def load_checkpoint(self, filename: str, map_location='cpu',
                         strict: bool = False,
@@ -86,6 +159,19 @@ class UAGITRunner(Runner):
     def resume(self, filename: str, *args, **kwargs) -> None:
         """Resume from ``filename``, or from the newest intact checkpoint
         of the work dir when it is older or corrupt (see the class doc)."""
+        if self._load_from is None and filename and \
+                not osp.exists(filename):
+            found = checkpoints_newest_first(self.work_dir)
+            if not found:
+                raise MissingFileError(
+                    f'cannot resume: last_checkpoint in {self.work_dir} '
+                    f'names {filename}, which does not exist, and the work '
+                    'dir holds no iter_*.pth or epoch_*.pth checkpoint.')
+            self.logger.warning(
+                f'last_checkpoint names {filename}, which does not exist '
+                '(was the work dir moved or copied?); resuming from the '
+                f'newest checkpoint in {self.work_dir}: {found[0]}.')
+            filename = found[0]
         own = bool(filename) and _is_within(filename, self.work_dir)
         if self._load_from is None and own:
             filename = self._newest_complete(filename)

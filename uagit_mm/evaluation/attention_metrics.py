@@ -12,6 +12,9 @@ writes them to ``testA_mask/`` and ``testB_mask/``). Per direction
   domain's appearance, judged by the built-in dataset's own statistic
   (:func:`uagit_mm.datasets.synthetic.stripe_score`).
 
+and ``mean/mask_iou``, the mean of the directions' ``mask_iou`` (the score
+the CPU configs keep their best checkpoint by while training).
+
 Images without a ground-truth mask are skipped, so the metric is harmless on
 datasets without masks.
 """
@@ -175,6 +178,11 @@ class AttentionTranslationMetric(BaseMetric):
                 if values:
                     metrics[f'{direction}/{key}'] = float(np.mean(values))
             metrics[f'{direction}/num_images'] = len(rows)
+        # one score for both directions, e.g. to keep the best checkpoint
+        # while training (``save_best='attn/mean/mask_iou'``)
+        ious = [v for k, v in metrics.items() if k.endswith('/mask_iou')]
+        if ious:
+            metrics['mean/mask_iou'] = float(np.mean(ious))
         return metrics
 
     def evaluate(self, size: Optional[int] = None) -> dict:

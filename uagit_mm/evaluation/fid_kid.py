@@ -115,25 +115,42 @@ class TransFIDKID(TransFID):
 
     @torch.no_grad()
     def prepare(self, module, dataloader) -> None:
-        """Extract the features of every distinct real image once."""
+        """Extract the features of every distinct real image, in batches of
+        the dataloader's size; kept for later calls with the same images
+        (validation during training runs this every few epochs)."""
         self.device = module.data_preprocessor.device
         self.inception.to(self.device)
-        seen, feats = set(), []
+        seen, images = [], []
         for data in dataloader:
+            batch = []
             for sample in data['data_samples']:
                 path = sample.metainfo.get(f'{self.real_key}_path', None)
                 if path is not None and path in seen:
                     continue  # the shorter domain repeats in the test set
-                seen.add(path)
-                img = sample.get(self.real_key)
+                seen.append(path)
+                batch.append(sample.get(self.real_key))
+            if batch:
+                images.append(batch)
+        key = tuple(seen) if None not in seen else None
+        if key is not None and key == getattr(self, '_real_key_cache',
+                                              None):
+            return  # the same real images as last time: features cached
+        feats = []
+        for batch in images:
+            sizes = {tuple(img.shape) for img in batch}
+            groups = [batch] if len(sizes) == 1 else [[img]
+                                                      for img in batch]
+            for group in groups:
                 feats.append(
-                    self.forward_inception(img[None].float()).cpu().numpy())
-        if len(feats) < 2:
+                    self.forward_inception(
+                        torch.stack(group).float()).cpu().numpy())
+        if sum(len(f) for f in feats) < 2:
             raise ValueError(f'TransFIDKID: fewer than 2 real images under '
                              f'{self.real_key!r}')
         self.real_feats = np.concatenate(feats).astype(np.float64)
         self.real_mean = self.real_feats.mean(0)
         self.real_cov = np.cov(self.real_feats, rowvar=False)
+        self._real_key_cache = key
 
     def compute_metrics(self, fake_results: list) -> dict:
         fake = torch.cat(fake_results, dim=0).cpu().numpy().astype(np.float64)

@@ -36,34 +36,87 @@ def load_config(path: str, options: Optional[dict] = None) -> Config:
         cfg.merge_from_dict(options)
         if 'data_root' in options:
             set_data_root(cfg, options['data_root'])
+        if 'val_interval' in options:
+            set_val_interval(cfg, options['val_interval'])
     return cfg
 
 
-def enable_amp(cfg: Config, dtype: Optional[str] = None) -> None:
-    """Switch every sub-optimizer wrapper of ``cfg`` to ``AmpOptimWrapper``.
+def set_val_interval(cfg: Config, interval) -> None:
+    """Validate every ``interval`` iterations (epochs, for epoch-based
+    loops) while training, or not at all with 0 / None.
 
-    ``dtype`` defaults to bfloat16 where this machine's GPU supports it (no
-    loss scaling needed), else float16 with dynamic loss scaling.
+    As for ``data_root``, ``--cfg-options val_interval=N`` alone would only
+    change the config's variable; this reaches ``train_cfg`` and, for 0,
+    removes the validation loop, its data, its evaluator and the
+    best-checkpoint rule that needs them.
+    """
+    if interval in (None, 0, '0', 'None'):
+        cfg.val_interval = 0
+        cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+        checkpoint = cfg.get('default_hooks', {}).get('checkpoint', None)
+        if checkpoint is not None:
+            checkpoint.save_best = None
+        return
+    if not (isinstance(interval, int) and interval > 0):
+        raise ConfigError(f'val_interval must be a positive integer or 0 '
+                          f'(no validation), got {interval!r}')
+    if cfg.get('val_cfg') is None or cfg.get('val_dataloader') is None:
+        raise ConfigError(f'val_interval={interval}: this config has no '
+                          'validation (val_cfg / val_dataloader)')
+    cfg.val_interval = interval
+    cfg.train_cfg.val_interval = interval
+
+
+def enable_amp(cfg: Config, dtype: Optional[str] = None,
+               device: Optional[str] = None) -> None:
+    """Mixed precision for every sub-optimizer wrapper of ``cfg``.
+
+    On a GPU (``device`` 'cuda', or None with CUDA available) the wrappers
+    become mmengine's ``AmpOptimWrapper``: ``dtype`` defaults to bfloat16
+    where the GPU supports it, else float16, with dynamic loss scaling. On
+    the CPU they become :class:`~uagit_mm.engine.AutocastOptimWrapper`:
+    bfloat16 autocast without loss scaling (mmengine's wrapper needs a
+    GPU). The CPU run also gets a ``ChannelsLastHook``: oneDNN's bfloat16
+    convolutions are fast only in channels-last memory format.
 
     The configs give each wrapper an explicit ``type``; a wrapper without
     one, or of another type, is an error rather than silently left in fp32
     (mmagic's CycleGAN configs hit that).
+
+    Raises:
+        ConfigError: a wrapper is not an ``OptimWrapper``, or ``dtype`` is
+            not bfloat16 on the CPU.
     """
+    import torch
+    if device is None:
+        device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    on_gpu = not str(device).startswith('cpu')
+    if not on_gpu and dtype not in (None, 'bfloat16'):
+        raise ConfigError(f'--amp on the CPU runs in bfloat16, not {dtype}')
     optim = cfg.optim_wrapper
     wrappers = {k: v for k, v in optim.items() if isinstance(v, dict)} \
         if 'constructor' in optim and 'optimizer' not in optim else {
             None: optim}
+    amp_types = ('AmpOptimWrapper', 'AutocastOptimWrapper')
     for key, wrapper in wrappers.items():
         kind = wrapper.get('type', None)
         name = 'optim_wrapper' + (f'.{key}' if key else '')
-        if kind == 'AmpOptimWrapper':
+        if kind in amp_types:
             continue
         if kind != 'OptimWrapper':
             raise ConfigError(f'--amp needs {name}.type = OptimWrapper, got '
                               f'{kind!r}')
-        wrapper.type = 'AmpOptimWrapper'
-        wrapper.setdefault('loss_scale', 'dynamic')
-        wrapper.setdefault('dtype', dtype or _default_amp_dtype())
+        if on_gpu:
+            wrapper.type = 'AmpOptimWrapper'
+            wrapper.setdefault('loss_scale', 'dynamic')
+            wrapper.setdefault('dtype', dtype or _default_amp_dtype())
+        else:
+            wrapper.type = 'AutocastOptimWrapper'
+            wrapper.setdefault('dtype', 'bfloat16')
+    if not on_gpu:
+        hooks = cfg.get('custom_hooks', None) or []
+        if not any(h.get('type') == 'ChannelsLastHook' for h in hooks):
+            cfg.custom_hooks = list(hooks) + [dict(type='ChannelsLastHook')]
 
 
 def _default_amp_dtype() -> str:

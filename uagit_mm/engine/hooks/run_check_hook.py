@@ -1,4 +1,5 @@
 """Settings that would fail late, checked before training or testing."""
+import os.path as osp
 from typing import Optional, Tuple
 
 from mmengine.hooks import Hook
@@ -34,7 +35,8 @@ class RunCheckHook(Hook):
       at or past the end of training, or ``switch_epoch`` is set for an
       iteration-based loop: the whole run would silently stay in phase 1.
 
-    Before training it also logs when phase 2 starts. Models without
+    Before training it also logs when phase 2 starts and whether (and why
+    not) validation runs. Models without
     domains or a phase schedule are not checked.
     """
 
@@ -91,6 +93,31 @@ class RunCheckHook(Hook):
     def before_train(self, runner) -> None:
         self._check_domains(runner, runner.train_loop, 'train_dataloader')
         self._check_schedule(runner)
+        self._report_validation(runner)
+
+    @staticmethod
+    def _report_validation(runner) -> None:
+        """Say whether validation runs while training, and why not."""
+        cfg = getattr(runner, 'cfg', None)
+        if cfg is None:
+            return
+        if cfg.get('val_dataloader') is not None:
+            interval = cfg.get('train_cfg', {}).get('val_interval', 1)
+            unit = 'epoch(s)' if isinstance(runner.train_loop,
+                                            EpochBasedTrainLoop) else \
+                'iteration(s)'
+            print_log(f'Validation every {interval} {unit} '
+                      '(--cfg-options val_interval=0 switches it off).',
+                      logger='current')
+            return
+        inception = cfg.get('inception_path', None)
+        if inception and cfg.get('val_interval', None) == 0 and \
+                not osp.isfile(inception):
+            print_log(
+                f'No validation while training: the Inception file '
+                f'{inception} that FID/KID need is missing (README, '
+                '"Evaluation"); the best checkpoint is not kept.',
+                logger='current', level=30)
 
     def before_val(self, runner) -> None:
         self._check_domains(runner, runner.val_loop, 'val_dataloader')

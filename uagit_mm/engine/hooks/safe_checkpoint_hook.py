@@ -1,18 +1,20 @@
 """mmengine's CheckpointHook, writing checkpoints that load with
 ``torch.load(weights_only=True)`` and that resume exactly."""
+import os.path as osp
 from typing import Any, Optional
 
 import numpy as np
 import torch
 import torch.distributed as torch_dist
-from mmengine.dist import get_rank, get_world_size, is_distributed
+from mmengine.dist import (get_rank, get_world_size, is_distributed,
+                           is_main_process)
 from mmengine.hooks import CheckpointHook
 from mmengine.logging import HistoryBuffer, print_log
 from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop
 from mmengine.runner.checkpoint import get_state_dict, weights_to_cpu
 
 from mmagic.registry import HOOKS
-from ...fileio import BACKEND_ARGS
+from ...fileio import BACKEND_ARGS, atomic_backend
 from ...utils import get_rng_state, set_rng_state, unwrap_model
 
 _TAG = '__uagit_history_buffer__'
@@ -100,9 +102,17 @@ class SafeCheckpointHook(CheckpointHook):
       checkpoint written inside an epoch restart that epoch (mmengine's
       behaviour) and are not exact. Validation leaves the training
       generators untouched.
-    - **Atomic writes.** ``backend_args`` defaults to the ``atomic_local``
-      backend (:mod:`uagit_mm.fileio`): a killed run or a full disk never
-      leaves a truncated file under a checkpoint name.
+    - **Atomic writes, nothing good deleted.** ``backend_args`` defaults to
+      the ``atomic_local`` backend (:mod:`uagit_mm.fileio`): a killed run or
+      a full disk never leaves a truncated file under a checkpoint name.
+      Checkpoints beyond ``max_keep_ckpts`` and the previous best checkpoint
+      are removed only after the new one is in place (mmengine removes them
+      first), and ``last_checkpoint`` is written atomically.
+    - **Best checkpoints by a combined score.** A ``save_best`` key
+      ``mean/<name>`` that no metric gives is the mean of the metrics'
+      ``<prefix>/<name>`` values (the paper configs keep the best mean
+      ``kid_x100`` of both directions). Best-checkpoint paths of a work dir
+      that was moved since are found under their names in the new place.
 
     Args:
         save_image_pools (bool): Store the image pools (about 1 MB per
@@ -128,6 +138,16 @@ class SafeCheckpointHook(CheckpointHook):
     # saving
     def before_train(self, runner) -> None:
         super().before_train(runner)
+        # a work dir moved or copied since the checkpoint: the best
+        # checkpoints it names live here now, under the same names
+        best = getattr(self, 'best_ckpt_path', None)
+        if best and not osp.exists(best):
+            self.best_ckpt_path = osp.join(self.out_dir, osp.basename(best))
+        for key, path in (getattr(self, 'best_ckpt_path_dict', None)
+                          or {}).items():
+            if path and not osp.exists(path):
+                self.best_ckpt_path_dict[key] = osp.join(
+                    self.out_dir, osp.basename(path))
         # a gloo group to gather the states on rank 0 (NCCL has no
         # gather_object); every rank creates it here, at the same time
         if is_distributed() and self._group is None:
@@ -144,14 +164,101 @@ class SafeCheckpointHook(CheckpointHook):
         return state
 
     def _save_checkpoint_with_step(self, runner, step, meta):
-        # runs on every process; runner.save_checkpoint on rank 0 only
+        """mmengine's save with two changes: every process's states are
+        gathered first (this runs on every process; ``save_checkpoint`` on
+        rank 0 only), and checkpoints beyond ``max_keep_ckpts`` are removed
+        only *after* the new one is in place, and ``last_checkpoint`` is
+        written atomically. (mmengine removes the oldest first, so a run
+        killed or out of disk during the save of ``max_keep_ckpts=1`` had no
+        checkpoint left; it writes ``last_checkpoint`` with a plain
+        ``open``.)"""
         local = self._local_state(runner)
         states = [local]
         if is_distributed():
             states = [None] * get_world_size() if get_rank() == 0 else None
             torch_dist.gather_object(local, states, dst=0, group=self._group)
         self._gathered = (runner.iter, states)
-        super()._save_checkpoint_with_step(runner, step, meta)
+
+        outdated = []
+        if self.max_keep_ckpts > 0 and not (
+                self.keep_ckpt_ids and self.keep_ckpt_ids[-1] == step):
+            # (a deque of maxlen max_keep_ckpts: make room first)
+            while len(self.keep_ckpt_ids) >= self.max_keep_ckpts:
+                outdated.append(self.keep_ckpt_ids.popleft())
+            self.keep_ckpt_ids.append(step)
+            runner.message_hub.update_info('keep_ckpt_ids',
+                                           list(self.keep_ckpt_ids))
+        ckpt_filename = self.filename_tmpl.format(step)
+        self.last_ckpt = self.file_backend.join_path(self.out_dir,
+                                                     ckpt_filename)
+        runner.message_hub.update_info('last_ckpt', self.last_ckpt)
+        runner.save_checkpoint(
+            self.out_dir,
+            ckpt_filename,
+            self.file_client_args,
+            save_optimizer=self.save_optimizer,
+            save_param_scheduler=self.save_param_scheduler,
+            meta=meta,
+            by_epoch=self.by_epoch,
+            backend_args=self.backend_args,
+            **self.args)
+        if not is_main_process():
+            return
+        atomic_backend().put_text(
+            self.last_ckpt, osp.join(runner.work_dir, 'last_checkpoint'))
+        for old in outdated:  # the new checkpoint is safely in place
+            path = self.file_backend.join_path(self.out_dir,
+                                               self.filename_tmpl.format(old))
+            if self.file_backend.isfile(path):
+                self.file_backend.remove(path)
+
+    def after_val_epoch(self, runner, metrics) -> None:
+        """Fill ``mean/<name>`` save-best keys the metrics do not give
+        themselves with the mean of every ``<prefix>/<name>`` (e.g.
+        ``mean/kid_x100`` over both directions), then save as mmengine."""
+        if self.save_best and metrics:
+            for key in self.key_indicators:
+                if key in metrics or not key.startswith('mean/'):
+                    continue
+                name = key[len('mean/'):]
+                values = [
+                    v for k, v in metrics.items()
+                    if k.endswith('/' + name) and not k.startswith('mean/')
+                ]
+                if values:
+                    metrics[key] = float(np.mean(values))
+        super().after_val_epoch(runner, metrics)
+
+    def _save_best_checkpoint(self, runner, metrics) -> None:
+        """mmengine's, except that the previous best checkpoint is removed
+        after the new one is written, not before."""
+        if not self.save_best:
+            return
+        single, many = getattr(self, 'best_ckpt_path', None), dict(
+            getattr(self, 'best_ckpt_path_dict', {}) or {})
+        # with no previous path mmengine has nothing to remove
+        self.best_ckpt_path = None
+        for key in many:
+            self.best_ckpt_path_dict[key] = None
+        try:
+            super()._save_best_checkpoint(runner, metrics)
+        finally:
+            replaced = []
+            if self.best_ckpt_path is None:
+                self.best_ckpt_path = single
+            elif single and single != self.best_ckpt_path:
+                replaced.append(single)
+            for key, old in many.items():
+                if self.best_ckpt_path_dict.get(key) is None:
+                    self.best_ckpt_path_dict[key] = old
+                elif old and old != self.best_ckpt_path_dict[key]:
+                    replaced.append(old)
+        if is_main_process():
+            for path in replaced:
+                if self.file_backend.isfile(path):
+                    self.file_backend.remove(path)
+                    runner.logger.info(
+                        f'The previous best checkpoint {path} is removed')
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         if 'state_dict' in checkpoint:

@@ -1,0 +1,3 @@
+from .vis_backend import AtomicVisBackend
+
+__all__ = ['AtomicVisBackend']
