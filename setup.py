@@ -34,10 +34,15 @@ setup(
     # mmcv-lite or a full build, so neither is declared here; the pinned
     # stack lives in requirements/ and tools/install.sh installs it.
     install_requires=requirements('runtime.txt'),
-    extras_require={'tests': requirements('tests.txt')},
+    extras_require={
+        'tests': requirements('tests.txt'),
+        'deploy': requirements('deploy.txt'),  # ONNX export and runtime
+        'demo': requirements('demo.txt')  # the web demo (Gradio)
+    },
     entry_points={
         'console_scripts':
-        ['uagit-translate=uagit_mm.apis.translate_cli:main']
+        ['uagit-translate=uagit_mm.apis.translate_cli:main',
+         'uagit-demo=uagit_mm.apis.demo:main']
     },
     license='Apache-2.0',
     zip_safe=False)

@@ -27,7 +27,8 @@ pip_install() {
 cd "$ROOT"
 pip_install --upgrade pip
 pip_install -r requirements/runtime.txt -r requirements/mmagic_deps.txt \
-    -r requirements/tests.txt
+    -r requirements/tests.txt -r requirements/deploy.txt \
+    -r requirements/demo.txt
 # mmagic 1.2.0 needs 2.0.0 <= mmcv < 2.2.0: keep a full mmcv build that fits,
 # otherwise install the pure-Python mmcv-lite.
 if ! "$VENV/bin/python" - <<'PY' 2>/dev/null
