@@ -3,22 +3,33 @@
     python tools/translate.py CONFIG CHECKPOINT INPUT --out-dir OUT
     (or, once installed: uagit-translate CONFIG CHECKPOINT INPUT ...)
         [--direction a2b|b2a] [--batch-size 4] [--device cpu]
-        [--max-side N] [--max-pixels N] [--side-by-side] [--overwrite]
+        [--max-side N] [--max-pixels N] [--max-memory GIB]
+        [--mask-threshold T] [--mask-dir DIR] [--invert-mask]
+        [--mask-dilate N] [--side-by-side] [--overwrite] [--workers 2]
         [--cfg-options ...]
 
 Writes OUT/<relative path>/<stem>.png (translation) and <stem>_mask.png
-(attention, 8-bit, 255 = attended); with --side-by-side also
-<stem>_side.png (input | attention | translation). Unreadable, broken or
-too large files (and unlistable folders) are reported and skipped, the
-others translated; the exit code is 1 when any failed. Outputs are written
-under a temporary name and renamed, so no partial file is left.
+(the mask the composition used, 8-bit, 255 = translated); with
+--side-by-side also <stem>_side.png (input | mask | translation). Inputs
+whose outputs would share a name with another input's (a.jpg and a.png)
+keep their suffix in the name: a_jpg.png, a_jpg_mask.png and a_png.png,
+a_png_mask.png. An input is skipped only when all of its own outputs
+exist (unless --overwrite). Photos come out upright (EXIF orientation).
+Unreadable, broken or too large files (and unlistable folders) are
+reported and skipped, the others translated; the exit code is 1 when any
+failed. Images that would need more memory than there is (or than
+--max-memory) are refused before decoding, with the --max-side that would
+fit. Outputs are written under a temporary name and renamed, so no partial
+file is left.
 """
 import argparse
+import os
 import os.path as osp
 import sys
+import time
 from collections import defaultdict
+from typing import Dict, List, Tuple
 
-import numpy as np
 from mmengine.config import DictAction
 
 
@@ -26,7 +37,8 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(
         description='Translate images with a uagit_mm model')
     p.add_argument('config')
-    p.add_argument('checkpoint')
+    p.add_argument('checkpoint', help='a checkpoint, or a file written by '
+                   'tools/export.py (.onnx, TorchScript .pt)')
     p.add_argument('input', help='an image file or a folder (recursive)')
     p.add_argument('--out-dir', required=True)
     p.add_argument('--direction', choices=['a2b', 'b2a'], default=None,
@@ -40,30 +52,87 @@ def parse_args(argv=None):
     p.add_argument('--max-pixels', type=int, default=None,
                    help='refuse larger images, judged from the file header '
                    'before decoding (default: 36,000,000, e.g. 6000x6000)')
+    p.add_argument('--max-memory', type=float, default=None,
+                   metavar='GIB', help='memory the process may use, in GiB '
+                   '(default: what it uses plus what the system has '
+                   'available); larger images are refused before decoding')
+    m = p.add_argument_group(
+        'mask control', 'compose with another mask than the attention '
+        "network's: translation = m * G(x) + (1 - m) * x")
+    m.add_argument('--mask-threshold', type=float, default=None,
+                   metavar='T', help='binarise the mask: [m > T]')
+    m.add_argument('--mask-dir', default=None, metavar='DIR',
+                   help="the user's masks instead of the attention: "
+                   'DIR/<same relative path>, any image suffix, any size '
+                   '(resized to the image); white = translate')
+    m.add_argument('--invert-mask', action='store_true',
+                   help='translate the complement (the background) instead')
+    m.add_argument('--mask-dilate', type=int, default=0, metavar='N',
+                   help='grow the mask by N pixels (after the threshold)')
     p.add_argument('--side-by-side', action='store_true')
     p.add_argument('--overwrite', action='store_true',
-                   help='replace existing outputs (default: skip them)')
+                   help='replace existing outputs (default: skip inputs '
+                   'whose outputs all exist)')
+    p.add_argument('--workers', type=int, default=2,
+                   help='threads that read and threads that write images, '
+                   'beside the forward pass')
     p.add_argument('--cfg-options', nargs='+', action=DictAction,
                    help='override config settings, key=value')
     args = p.parse_args(argv)
-    if args.batch_size < 1:
-        p.error('--batch-size must be >= 1')
-    if args.max_side is not None and args.max_side < 1:
-        p.error('--max-side must be >= 1')
-    if args.max_pixels is not None and args.max_pixels < 1:
-        p.error('--max-pixels must be >= 1')
+    for flag in ('batch_size', 'max_side', 'max_pixels', 'workers'):
+        value = getattr(args, flag)
+        if value is not None and value < 1:
+            p.error(f'--{flag.replace("_", "-")} must be >= 1')
+    if args.max_memory is not None and not args.max_memory > 0:
+        p.error('--max-memory must be > 0 (GiB)')
+    if args.mask_dir is not None and not osp.isdir(args.mask_dir):
+        p.error(f'--mask-dir {args.mask_dir} is not a folder')
+    from .mask_control import MaskOptions
+    try:
+        args.mask_options = MaskOptions(args.mask_threshold,
+                                        args.invert_mask, args.mask_dilate)
+    except ValueError as err:
+        p.error(str(err))
     return args
 
 
-def output_paths(out_dir: str, rel: str, side_by_side: bool) -> dict:
-    stem = osp.splitext(rel)[0]
-    paths = {
-        'image': osp.join(out_dir, stem + '.png'),
-        'mask': osp.join(out_dir, stem + '_mask.png')
-    }
-    if side_by_side:
-        paths['side'] = osp.join(out_dir, stem + '_side.png')
-    return paths
+def output_names(rel: str, keep_suffix: bool = False) -> Dict[str, str]:
+    """The outputs of input ``rel``, relative to the output folder:
+    ``<stem>.png``, ``<stem>_mask.png``, ``<stem>_side.png``, or with
+    ``keep_suffix`` ``<stem>_<suffix>.png`` ... (``a.jpg`` ->
+    ``a_jpg.png``)."""
+    stem, suffix = osp.splitext(rel)
+    if keep_suffix and suffix:
+        stem = f'{stem}_{suffix[1:]}'
+    return {'image': stem + '.png', 'mask': stem + '_mask.png',
+            'side': stem + '_side.png'}
+
+
+def plan_outputs(rels: List[str]) -> Dict[str, Dict[str, str]]:
+    """Output names for all inputs, each used by one input only.
+
+    Inputs keep the short names of :func:`output_names` unless one of their
+    names is also another input's; those keep their suffix. That can make
+    new clashes with short names (``a_jpg.png`` the input), so this repeats
+    until there are none; names with suffixes never clash with each other
+    (a suffix holds no ``_``, so ``<stem>_<suffix>`` gives back both).
+    """
+    keep = set()
+    while True:
+        names = {r: output_names(r, r in keep) for r in rels}
+        users = defaultdict(set)
+        for rel, outs in names.items():
+            for name in outs.values():
+                users[name].add(rel)
+        clash = {r for rs in users.values() if len(rs) > 1 for r in rs}
+        if not clash - keep:
+            return names
+        keep |= clash
+
+
+def _inside(path: str, folder: str) -> bool:
+    path, folder = osp.realpath(path), osp.realpath(folder)
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 def main(argv=None) -> int:
@@ -75,84 +144,97 @@ def main(argv=None) -> int:
 
 def _main(argv=None) -> int:
     args = parse_args(argv)
+    from ..quiet import quiet_tool
+    quiet_tool()  # the host's warnings when the model is built
     from tqdm import tqdm
 
-    from ..fileio import save_png
-    from . import (ImageReadError, find_images, init_model, read_rgb,
-                   resolve_direction, translate_arrays)
+    from . import find_images, resolve_direction
+    from .exported import load_translator
     from .image_io import DEFAULT_MAX_PIXELS
+    from .memory import GiB, MemoryPlanner
+    from .pipeline import translate_files
 
     max_pixels = args.max_pixels or DEFAULT_MAX_PIXELS
     from PIL import Image
     if Image.MAX_IMAGE_PIXELS and Image.MAX_IMAGE_PIXELS < max_pixels:
         Image.MAX_IMAGE_PIXELS = max_pixels  # ours is the limit that counts
+    if osp.isdir(args.input) and _inside(args.input, args.out_dir):
+        print(f'error: --out-dir {args.out_dir} is the input folder or '
+              'holds it; choose another', file=sys.stderr)
+        return 2
     failed = []  # one message per file (or folder) that was not translated
     try:
         files = find_images(args.input, errors=failed)
     except FileNotFoundError as err:
         print(f'error: {err}', file=sys.stderr)
         return 2
-    model = init_model(args.config, args.checkpoint, device=args.device,
-                       cfg_options=args.cfg_options)
+    if osp.isdir(args.input):  # never our own outputs of an earlier run
+        files = [(p, r) for p, r in files if not _inside(p, args.out_dir)]
+    jobs, skipped, kept = _plan_jobs(files, args, failed)
+    # a checkpoint, or a file of tools/export.py (ONNX, TorchScript)
+    model = load_translator(args.config, args.checkpoint, device=args.device,
+                            cfg_options=args.cfg_options)
     target = resolve_direction(model, args.direction)
     source = model.other_domain(target)
+    budget = None if args.max_memory is None else int(args.max_memory * GiB)
+    planner = MemoryPlanner(model, target, budget, args.max_side)
 
-    skipped, done = 0, 0
-    todo = []
-    for path, rel in files:
-        outs = output_paths(args.out_dir, rel, args.side_by_side)
-        if not args.overwrite and any(osp.exists(p) for p in outs.values()):
-            skipped += 1
-            continue
-        todo.append((path, rel, outs))
-
-    # read lazily in chunks, batching images of equal size
-    bar = tqdm(total=len(todo), unit='img', disable=len(todo) < 2,
+    bar = tqdm(total=len(jobs), unit='img', disable=len(jobs) < 2,
                desc=f'{source}->{target}')
-    chunk = max(args.batch_size * 4, 16)
-    for start in range(0, len(todo), chunk):
-        groups = defaultdict(list)
-        for path, rel, outs in todo[start:start + chunk]:
-            try:
-                img = read_rgb(path, max_pixels=max_pixels)
-            except ImageReadError as err:
-                failed.append(str(err))
-                bar.update(1)
-                continue
-            groups[img.shape[:2]].append((img, path, outs))
-        for items in groups.values():
-            for b in range(0, len(items), args.batch_size):
-                batch = items[b:b + args.batch_size]
-                try:
-                    results = translate_arrays(
-                        model, [it[0] for it in batch], target,
-                        max_side=args.max_side)
-                except (RuntimeError, ValueError, MemoryError) as err:
-                    # e.g. out of memory: report these, go on with the rest
-                    reason = str(err).splitlines()[0] if str(err) else \
-                        type(err).__name__
-                    failed.extend(f'{it[1]}: {reason}' for it in batch)
-                    if 'cuda' in str(args.device):
-                        import torch
-                        torch.cuda.empty_cache()
-                    bar.update(len(batch))
-                    continue
-                for (img, path, outs), (fake, mask) in zip(batch, results):
-                    save_png(outs['image'], fake)
-                    save_png(outs['mask'], mask)
-                    if 'side' in outs:
-                        gray = np.repeat(mask[..., None], 3, axis=2)
-                        save_png(outs['side'],
-                                 np.concatenate([img, gray, fake], 1))
-                    done += 1
-                bar.update(len(batch))
+
+    def on_error(err: BaseException) -> None:
+        if 'cuda' in str(args.device):
+            import torch
+            torch.cuda.empty_cache()
+
+    start = time.perf_counter()
+    outcome = translate_files(
+        model, jobs, target, batch_size=args.batch_size,
+        max_side=args.max_side, max_pixels=max_pixels,
+        mask_options=args.mask_options, planner=planner,
+        workers=args.workers, on_progress=bar.update, on_error=on_error)
+    seconds = time.perf_counter() - start
     bar.close()
-    print(f'{source} -> {target}: translated {done}, skipped {skipped} '
-          f'existing (use --overwrite), failed {len(failed)}; outputs in '
-          f'{args.out_dir}')
+    failed += outcome.failed
+    rate = f' ({outcome.done / seconds:.2f} images/s)' \
+        if outcome.done and seconds > 0 else ''
+    print(f'{source} -> {target}: translated {outcome.done} in '
+          f'{seconds:.1f} s{rate}, skipped {skipped} existing (use '
+          f'--overwrite), failed {len(failed)}; outputs in {args.out_dir}')
+    if kept:
+        print(f'{kept} inputs share a name with another input; their '
+              'outputs keep the suffix (a.jpg -> a_jpg.png)')
     for msg in failed:
         print(f'failed: {msg}', file=sys.stderr)
     return 1 if failed else 0
+
+
+def _plan_jobs(files: List[Tuple[str, str]], args,
+               failed: List[str]) -> Tuple[list, int, int]:
+    """The jobs to run, the number of inputs skipped (all their outputs
+    exist) and of inputs whose outputs keep their suffix; inputs without a
+    mask in --mask-dir go to ``failed``."""
+    from .mask_control import find_mask
+    from .pipeline import Job
+
+    names = plan_outputs([rel for _, rel in files])
+    jobs, skipped = [], 0
+    for path, rel in files:
+        outs = {k: osp.join(args.out_dir, v) for k, v in names[rel].items()
+                if k != 'side' or args.side_by_side}
+        if not args.overwrite and all(osp.exists(p) for p in outs.values()):
+            skipped += 1
+            continue
+        mask = None
+        if args.mask_dir is not None:
+            mask = find_mask(args.mask_dir, rel)
+            if mask is None:
+                failed.append(f'{path}: no mask {osp.splitext(rel)[0]}.* in '
+                              f'--mask-dir {args.mask_dir}')
+                continue
+        jobs.append(Job(path, outs, mask))
+    kept = sum(names[rel] != output_names(rel) for _, rel in files)
+    return jobs, skipped, kept
 
 
 if __name__ == '__main__':
