@@ -44,8 +44,12 @@ def is_torchscript(path: str) -> bool:
                    for n in z.namelist())
 
 
-def _onnx_runner(path: str, device: str,
-                 threads: Optional[int]) -> Tuple[Callable, dict]:
+#: onnxruntime's graph optimisation levels by name ('all' is its default).
+OPT_LEVELS = ('disable', 'basic', 'extended', 'all')
+
+
+def _onnx_runner(path: str, device: str, threads: Optional[int],
+                 optimization: str = 'all') -> Tuple[Callable, dict]:
     try:
         import onnxruntime as ort
     except ImportError as err:
@@ -63,6 +67,13 @@ def _onnx_runner(path: str, device: str,
         raise ConfigError(f'--device {device}: ONNX files run on cpu or '
                           'cuda')
     options = ort.SessionOptions()
+    level = ort.GraphOptimizationLevel
+    options.graph_optimization_level = {
+        'disable': level.ORT_DISABLE_ALL,
+        'basic': level.ORT_ENABLE_BASIC,
+        'extended': level.ORT_ENABLE_EXTENDED,
+        'all': level.ORT_ENABLE_ALL
+    }[optimization]
     if threads:
         options.intra_op_num_threads = int(threads)
     try:
@@ -107,8 +118,10 @@ def _torchscript_runner(path: str, device: str) -> Tuple[Callable, dict]:
 
 
 def open_exported(path: str, device: str = 'cpu',
-                  threads: Optional[int] = None) -> Tuple[Callable, dict]:
-    """Load an exported file.
+                  threads: Optional[int] = None,
+                  optimization: str = 'all') -> Tuple[Callable, dict]:
+    """Load an exported file (``threads`` and ``optimization``: see
+    :class:`ExportedTranslator`).
 
     Returns:
         tuple: ``run(image, mask, mask_weight) -> (translation, mask)`` on
@@ -123,7 +136,7 @@ def open_exported(path: str, device: str = 'cpu',
     if not osp.isfile(path):
         raise MissingFileError(f'exported file {path} does not exist')
     if path.endswith('.onnx'):
-        run, raw = _onnx_runner(path, device, threads)
+        run, raw = _onnx_runner(path, device, threads, optimization)
     elif is_torchscript(path):
         run, raw = _torchscript_runner(path, device)
     else:
@@ -153,12 +166,16 @@ class ExportedTranslator:
             provider).
         threads (int, optional): onnxruntime's intra-op threads (default:
             its own choice, one per physical core).
+        optimization (str): onnxruntime's graph optimisation level, one of
+            :data:`OPT_LEVELS`. Defaults to 'all' (onnxruntime's default).
     """
 
     def __init__(self, path: str, device: str = 'cpu',
-                 threads: Optional[int] = None) -> None:
+                 threads: Optional[int] = None,
+                 optimization: str = 'all') -> None:
         self.path = path
-        self._run, self.meta = open_exported(path, device, threads)
+        self._run, self.meta = open_exported(path, device, threads,
+                                             optimization)
         self.device = torch.device(device)
         self._reachable_domains = list(self.meta['domains'])
         self._default_domain = self.meta['target']
