@@ -5,15 +5,20 @@ imported) and registers the models, datasets and hooks into mmagic's
 registries.
 """
 # isort: skip_file  (compat must run before mmagic is imported)
-from . import compat  # noqa: F401  (must come before any mmagic import)
+from .quiet import quiet_imports  # standard library only
 
-import mmagic.models  # noqa: E402,F401
+# the deprecation and registry warnings of mmagic's dependencies, only
+# while they are imported (uagit_mm.quiet)
+with quiet_imports():
+    from . import compat  # noqa: F401  (must come before any mmagic import)
 
-compat.apply_after_mmagic()
+    import mmagic.models  # noqa: E402,F401
 
-from . import (datasets, engine, evaluation, models,  # noqa: E402,F401
-               visualization)
-from . import apis  # noqa: E402,F401  (after the registrations it uses)
+    compat.apply_after_mmagic()
+
+    from . import (datasets, engine, evaluation, models,  # noqa: E402,F401
+                   visualization)
+    from . import apis  # noqa: E402,F401  (after the registrations it uses)
 
 __version__ = '0.1.0'
 __all__ = [

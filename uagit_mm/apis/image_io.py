@@ -1,10 +1,17 @@
-"""Reading any common image as RGB, and writing outputs atomically."""
+"""Reading images as people have them (phone photos, web folders) as RGB.
+
+EXIF orientation is applied (a portrait phone photo comes out upright, as
+mmcv's ``imfrombytes`` does for the training data); CMYK, palette, 16-bit
+and float images are converted; of an animated image (GIF, APNG, WebP) the
+first frame is used.
+"""
 import os
 import os.path as osp
-from typing import List, Optional, Tuple
+from contextlib import contextmanager
+from typing import Callable, Iterator, List, Optional, Tuple
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp',
                   '.ppm', '.pgm', '.gif')
@@ -20,12 +27,41 @@ class ImageReadError(Exception):
 DEFAULT_MAX_PIXELS = 36_000_000
 
 
-def read_rgb(path: str,
-             max_pixels: Optional[int] = DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """Read an image file as an RGB uint8 array (H, W, 3).
+#: Errors Pillow raises for files it cannot read.
+_READ_ERRORS = (UnidentifiedImageError, OSError, ValueError,
+                Image.DecompressionBombError, SyntaxError, EOFError)
 
-    Grayscale, RGBA (the alpha channel is dropped), palette, 16-bit and
-    float images are converted. Errors name the file.
+
+@contextmanager
+def open_oriented(path: str,
+                  before_decode: Optional[Callable[[int, int], None]] = None
+                  ) -> Iterator[Image.Image]:
+    """Open an image, decode its first frame and apply its EXIF
+    orientation (in place: no second copy of the pixels).
+
+    Args:
+        path (str): The image file.
+        before_decode (callable, optional): Called with the stored
+            ``(width, height)`` from the file's header, before any pixel is
+            decoded; it may raise to refuse the file.
+    """
+    with Image.open(path) as img:
+        if before_decode is not None:
+            before_decode(img.width, img.height)
+        img.load()
+        ImageOps.exif_transpose(img, in_place=True)
+        yield img
+
+
+def read_rgb(path: str,
+             max_pixels: Optional[int] = DEFAULT_MAX_PIXELS,
+             before_decode: Optional[Callable[[int, int], None]] = None
+             ) -> np.ndarray:
+    """Read an image file as an RGB uint8 array (H, W, 3), upright.
+
+    The EXIF orientation is applied. Grayscale, RGBA (the alpha channel is
+    dropped), palette, CMYK, 16-bit and float images are converted; of an
+    animated file the first frame is read. Errors name the file.
 
     Args:
         path (str): The image file.
@@ -34,40 +70,50 @@ def read_rgb(path: str,
             20000 PNG can be a few hundred kilobytes on disk and 1.2 GB
             decoded). None: no limit of ours (Pillow's own decompression-
             bomb check still applies).
+        before_decode (callable, optional): Called with ``(width,
+            height)`` from the header before decoding (e.g. a memory check);
+            an :class:`ImageReadError` it raises is passed on.
 
     Raises:
         ImageReadError: The file is empty, unreadable, too large or not an
             image.
     """
+
+    def check(width: int, height: int) -> None:
+        pixels = width * height
+        if max_pixels is not None and pixels > max_pixels:
+            raise ImageReadError(
+                f'{path}: {width}x{height} is {pixels:,} pixels, '
+                f'more than the limit of {max_pixels:,} (--max-pixels); '
+                'raise the limit, with --max-side to translate it '
+                'smaller')
+        if before_decode is not None:
+            before_decode(width, height)
+
     try:
         if osp.getsize(path) == 0:
             raise ImageReadError(f'{path}: empty file')
-        with Image.open(path) as img:
-            pixels = img.width * img.height
-            if max_pixels is not None and pixels > max_pixels:
-                raise ImageReadError(
-                    f'{path}: {img.width}x{img.height} is {pixels:,} pixels, '
-                    f'more than the limit of {max_pixels:,} (--max-pixels); '
-                    'raise the limit, with --max-side to translate it '
-                    'smaller')
-            img.load()
+        with open_oriented(path, check) as img:
             return to_rgb(img, path)
     except ImageReadError:
         raise
-    except (UnidentifiedImageError, OSError, ValueError,
-            Image.DecompressionBombError, SyntaxError) as err:
+    except _READ_ERRORS as err:
         raise ImageReadError(f'{path}: {err}') from None
 
 
 def to_rgb(img: Image.Image, name: str = 'image') -> np.ndarray:
     """Convert a PIL image of any mode to RGB uint8."""
     mode = img.mode
-    if mode in ('I;16', 'I;16B', 'I;16L', 'I', 'F'):
+    if mode.startswith('I') or mode == 'F':
         arr = np.asarray(img, dtype=np.float64)
-        if mode.startswith('I;16'):
-            arr = arr / 257.0
-        elif arr.size and arr.max() > 255:
-            arr = arr / max(arr.max(), 1.0) * 255.0
+        top = arr.max() if arr.size else 0
+        if mode.startswith('I;16') or (mode == 'I' and 255 < top <= 65535
+                                       and arr.min() >= 0):
+            arr = arr / 257.0  # 16-bit
+        elif mode == 'F' and 0 < top <= 1:
+            arr = arr * 255.0  # float in [0, 1]
+        elif top > 255:
+            arr = arr / top * 255.0
         gray = np.clip(arr, 0, 255).round().astype(np.uint8)
         return np.repeat(gray[..., None], 3, axis=2)
     if mode == 'P' and 'transparency' in img.info:

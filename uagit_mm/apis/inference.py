@@ -13,6 +13,7 @@ from mmagic.utils import tensor2img
 from ..checkpoint import load_from_local
 from ..errors import ConfigError
 from ..utils import load_config
+from .mask_control import MaskOptions, apply_mask_options, masks_to_tensor
 
 #: Checkpoints of distributed runs saved without SafeCheckpointHook carry
 #: ``module.`` segments from the DDP wrappers, anywhere in a key.
@@ -117,12 +118,23 @@ def _fit(image: np.ndarray, max_side: Optional[int]) -> np.ndarray:
     return np.asarray(Image.fromarray(image).resize(size, Image.BICUBIC))
 
 
+def model_device(model) -> torch.device:
+    """Where ``model`` computes: its ``.device`` attribute (e.g. an
+    exported translator's) or its first parameter's device."""
+    device = getattr(model, 'device', None)
+    if device is not None:
+        return torch.device(device)
+    return next(model.parameters()).device
+
+
 @torch.no_grad()
 def translate_tensors(model,
                       images: Sequence[np.ndarray],
                       target_domain: str,
                       max_side: Optional[int] = None,
-                      denormalize: bool = False
+                      denormalize: bool = False,
+                      mask_options: Optional[MaskOptions] = None,
+                      masks: Optional[Sequence[np.ndarray]] = None
                       ) -> Tuple[torch.Tensor, torch.Tensor]:
     """Translate RGB images into ``target_domain``; the model's tensors.
 
@@ -132,6 +144,12 @@ def translate_tensors(model,
     working size whose longer side is ``max_side`` and the results are
     resized back to the input size.
 
+    The composition uses the attention network's mask, or the user's
+    ``masks``; ``mask_options`` then threshold, dilate or invert it
+    (:func:`~uagit_mm.apis.mask_control.apply_mask_options`). The attention
+    comes from ``model.attend`` where the model has it, else from a first
+    ``model.translate`` pass.
+
     Args:
         model: A UAGIT model (eval mode).
         images: RGB uint8 arrays (H, W, 3), all the same size.
@@ -139,24 +157,47 @@ def translate_tensors(model,
         max_side (int, optional): Bound on the working size.
         denormalize (bool): Give the translations in [0, 255] rather than
             normalised (resized back in that range). Defaults to False.
+        mask_options (MaskOptions, optional): Threshold / dilate / invert
+            the mask before the composition.
+        masks (list[ndarray], optional): One mask per image, (H, W) float in
+            [0, 1] or uint8 in [0, 255] (1 / 255 = translate), used instead
+            of the attention network's; resized to the working size.
 
     Returns:
         tuple[Tensor, Tensor]: The translations (N, 3, H, W) BGR, as the
         model gives them (normalised by its data preprocessor: [-1, 1] with
         mmagic's defaults) or in [0, 255] with ``denormalize``, and the
-        attention (N, 1, H, W) in [0, 1].
+        mask the composition used (N, 1, H, W) in [0, 1]: the attention
+        unless ``masks`` / ``mask_options`` say otherwise.
     """
-    dev = next(model.parameters()).device
+    dev = model_device(model)
     sizes = {im.shape[:2] for im in images}
     if len(sizes) != 1:
         raise ValueError(f'translate: one size per batch, got {sizes}')
+    if masks is not None and len(masks) != len(images):
+        raise ValueError(f'translate: {len(masks)} masks for {len(images)} '
+                         'images')
     h, w = images[0].shape[:2]
     work = np.stack([_fit(im, max_side) for im in images])
     # mmagic loads BGR, so the models are trained on BGR
     x = torch.from_numpy(work[..., ::-1].copy()).permute(0, 3, 1, 2)
+    del work
     pre = model.data_preprocessor
     x = (x.to(dev).float() - pre.mean.to(dev)) / pre.std.to(dev)
-    fake, attn = model.translate(x, target_domain)
+    changes = mask_options is not None and mask_options.changes_mask
+    if masks is None and not changes:
+        fake, attn = model.translate(x, target_domain)
+    else:
+        if masks is not None:
+            mask = masks_to_tensor(masks, x.shape[-2:], dev)
+        elif hasattr(model, 'attend'):
+            mask = model.attend(x, target_domain)
+        else:  # e.g. an exported model: its translate gives the attention
+            mask = model.translate(x, target_domain)[1]
+        mask = apply_mask_options(mask, mask_options,
+                                  scale=x.shape[-1] / w)
+        fake, attn = model.translate(x, target_domain, mask=mask)
+    del x
     if denormalize:
         fake = fake * pre.std.to(dev) + pre.mean.to(dev)
     if fake.shape[-2:] != (h, w):
@@ -181,26 +222,32 @@ def mask_to_uint8(mask: torch.Tensor) -> np.ndarray:
 def translate_arrays(model,
                      images: Sequence[np.ndarray],
                      target_domain: str,
-                     max_side: Optional[int] = None
+                     max_side: Optional[int] = None,
+                     mask_options: Optional[MaskOptions] = None,
+                     masks: Optional[Sequence[np.ndarray]] = None
                      ) -> List[Tuple[np.ndarray, np.ndarray]]:
     """Translate RGB images into ``target_domain``, as uint8 arrays.
 
-    As :func:`translate_tensors` (one size per batch, any size, ``max_side``).
+    As :func:`translate_tensors` (one size per batch, any size, ``max_side``,
+    ``mask_options``, ``masks``).
 
     Args:
         model: A UAGIT model (eval mode).
         images: RGB uint8 arrays (H, W, 3), all the same size for a batch.
         target_domain (str): Domain to translate into.
         max_side (int, optional): Bound on the working size.
+        mask_options (MaskOptions, optional): Threshold / dilate / invert.
+        masks (list[ndarray], optional): The user's masks, one per image.
 
     Returns:
         list[tuple]: Per image, the translation (H, W, 3) RGB uint8 and the
-        attention (H, W) uint8, 255 = attended.
+        mask used (H, W) uint8, 255 = translated.
     """
     if not images:
         return []
     fake, attn = translate_tensors(model, images, target_domain, max_side,
-                                   denormalize=True)
+                                   denormalize=True,
+                                   mask_options=mask_options, masks=masks)
     # tensor2img reads RGB and writes BGR: the model's BGR comes out RGB
     # (it clamps in place: ``fake`` is ours to change)
     return [(tensor2img(f, min_max=(0, 255)), mask_to_uint8(a))

@@ -194,28 +194,50 @@ class UAGIT(BaseTranslationModel):
         h, w = x.shape[-2:]
         return self._get_target_generator(domain)(self._pad(x))[..., :h, :w]
 
-    def translate(self, image: Tensor,
-                  target_domain: str) -> Tuple[Tensor, Tensor]:
+    def translate(self, image: Tensor, target_domain: str,
+                  mask: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
         """Translate images (N, C, H, W) in [-1, 1] of the other domain
         into ``target_domain``; returns the composite (N, C, H, W) and the
-        source attention (N, 1, H, W) in [0, 1]."""
+        mask it used (N, 1, H, W) in [0, 1]: the source attention, or
+        ``mask`` (N or 1, 1, H, W) in [0, 1] when given, which then replaces
+        the attention network's output both in the generator's input and in
+        the composition."""
         source = self.other_domain(target_domain)
         h, w = image.shape[-2:]
+        if mask is not None and (mask.dim() != 4 or mask.shape[1] != 1
+                                 or mask.shape[-2:] != image.shape[-2:]):
+            raise ValueError(f'translate: mask must be (N, 1, {h}, {w}) '
+                             f'for images {tuple(image.shape)}, got '
+                             f'{tuple(mask.shape)}')
         # tiny images are padded up to a size every network can take
         padded = self._pad(image, min_size=4 * self.size_divisor)
+        if mask is not None:
+            mask = self._pad(mask.to(image), min_size=4 * self.size_divisor)
         out, attention = self._attend_and_translate(padded, source,
-                                                    target_domain)
+                                                    target_domain,
+                                                    attention=mask)
         return out[..., :h, :w], attention[..., :h, :w]
 
+    def attend(self, image: Tensor, target_domain: str) -> Tensor:
+        """The attention (N, 1, H, W) in [0, 1] that :meth:`translate` would
+        use for images (N, C, H, W) into ``target_domain``, without running
+        the generator."""
+        h, w = image.shape[-2:]
+        padded = self._pad(image, min_size=4 * self.size_divisor)
+        source = self.other_domain(target_domain)
+        return self.get_module(self.attentions)[source](padded)[..., :h, :w]
+
     def _attend_and_translate(self, image: Tensor, source: str, target: str,
-                              train_attention: bool = True
+                              train_attention: bool = True,
+                              attention: Optional[Tensor] = None
                               ) -> Tuple[Tensor, Tensor]:
-        """The attention ``A_source(image)`` and the composite with
-        ``G_target``'s output (paper, eq. 1); the one step both translation
-        and the training cycle use."""
-        with torch.set_grad_enabled(train_attention
-                                    and torch.is_grad_enabled()):
-            attention = self.get_module(self.attentions)[source](image)
+        """The attention ``A_source(image)`` (or the given ``attention``) and
+        the composite with ``G_target``'s output (paper, eq. 1); the one step
+        both translation and the training cycle use."""
+        if attention is None:
+            with torch.set_grad_enabled(train_attention
+                                        and torch.is_grad_enabled()):
+                attention = self.get_module(self.attentions)[source](image)
         gen_in = attention * image \
             if self.generator_input == 'foreground' else image
         return compose(image, attention, self._generate(target,

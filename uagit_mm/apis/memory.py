@@ -1,0 +1,178 @@
+"""How much memory a translation will take, known before decoding.
+
+A full-resolution translation holds feature maps of the full image size (a
+24-megapixel photo and the paper's networks need about 20 GiB on the CPU,
+far more than the photo itself). :class:`MemoryPlanner` predicts the peak
+from the image size read from the file's header, so that the tool can say
+what an image would need, and which ``--max-side`` would fit, before
+decoding it; and it caps batches of large images.
+
+The prediction: one probe translation of a small image with forward hooks
+records the largest input + output of any single layer (the convolutions'
+working set), per pixel; the peak is :data:`LAYER_FACTOR` times that plus
+:data:`IMAGE_BYTES` per pixel for the image-sized tensors and arrays around
+the model, on top of the process's memory before the batch. The two
+constants were fitted to peak RSS measured with
+``tools/benchmark_translate_memory.py`` (paper and tiny configs, 0.5-8 MP)
+and round up: oneDNN's convolutions keep a reordered copy of their input
+and output, hence the factor of about 2. torch has no CPU memory
+accounting to ask instead (``torch.cuda.max_memory_allocated`` is CUDA
+only; the profiler's memory view needs a full profiled run).
+"""
+import math
+import resource
+from typing import Callable, Optional
+
+import torch
+import torch.nn as nn
+
+GiB = 2**30
+#: Peak / (largest single-layer input + output) measured: 2.1-2.7.
+LAYER_FACTOR = 2.8
+#: Image-sized tensors and arrays besides the networks' (bytes per pixel).
+IMAGE_BYTES = 64
+_PROBE = (64, 96)
+
+
+def current_rss() -> int:
+    """This process's resident memory now, in bytes (its peak so far where
+    /proc is missing)."""
+    try:
+        with open('/proc/self/statm') as f:
+            pages = int(f.read().split()[1])
+        return pages * resource.getpagesize()
+    except (OSError, ValueError, IndexError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def available_memory() -> Optional[int]:
+    """Memory the system can still give (``MemAvailable``), in bytes; None
+    where the system does not say."""
+    try:
+        with open('/proc/meminfo') as f:
+            for line in f:
+                if line.startswith('MemAvailable:'):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def layer_bytes_per_pixel(model, target: str) -> Optional[float]:
+    """The largest input + output of one layer, in bytes per input pixel,
+    over a probe translation into ``target``; None for a model that is not
+    a ``torch.nn.Module`` (e.g. an exported file)."""
+    if not isinstance(model, nn.Module):
+        return None
+    largest = [0]
+
+    def hook(module, inputs, output):
+        tensors = [t for t in inputs if torch.is_tensor(t)]
+        if torch.is_tensor(output):
+            tensors.append(output)
+        largest[0] = max(largest[0],
+                         sum(t.numel() * t.element_size() for t in tensors))
+
+    leaves = [m for m in model.modules() if not any(m.children())]
+    handles = [m.register_forward_hook(hook) for m in leaves]
+    try:
+        dev = next(model.parameters()).device
+        with torch.no_grad():
+            model.translate(torch.zeros(1, 3, *_PROBE, device=dev), target)
+    finally:
+        for h in handles:
+            h.remove()
+    return largest[0] / (_PROBE[0] * _PROBE[1])
+
+
+def fit_side(pixels: int, height: int, width: int) -> int:
+    """The longest side that keeps an image of aspect ``height:width``
+    within ``pixels``."""
+    scale = math.sqrt(max(pixels, 1) / (height * width))
+    return max(1, int(max(height, width) * min(scale, 1.0)))
+
+
+class MemoryPlanner:
+    """Predicted peak memory of translating images, against a budget.
+
+    Args:
+        model: The model (a ``torch.nn.Module``; for anything else the
+            planner predicts nothing and allows everything).
+        target (str): The target domain.
+        budget (int, optional): Bytes the process may use in all; None: the
+            memory in use now plus what the system has available.
+        max_side (int, optional): The tool's ``--max-side``.
+    """
+
+    def __init__(self, model, target: str, budget: Optional[int] = None,
+                 max_side: Optional[int] = None) -> None:
+        layer = layer_bytes_per_pixel(model, target)
+        self.bytes_per_pixel = None if layer is None else \
+            LAYER_FACTOR * layer + IMAGE_BYTES
+        self.base = current_rss()
+        self.default_budget = budget is None
+        if budget is None:
+            avail = available_memory()
+            budget = None if avail is None else self.base + avail
+        self.budget = budget
+        self.max_side = max_side
+
+    def work_pixels(self, height: int, width: int,
+                    max_side: Optional[int] = None) -> int:
+        """Pixels at the working size (``max_side``, by default the
+        tool's ``--max-side``, applied)."""
+        side = max_side or self.max_side
+        if side and max(height, width) > side:
+            scale = side / max(height, width)
+            return max(1, round(height * scale)) * max(1, round(width *
+                                                                scale))
+        return height * width
+
+    def need(self, height: int, width: int, batch: int = 1,
+             max_side: Optional[int] = None) -> int:
+        """Predicted peak bytes of the process for a batch of this size."""
+        if self.bytes_per_pixel is None:
+            return self.base
+        return int(self.base + batch * self.bytes_per_pixel *
+                   self.work_pixels(height, width, max_side))
+
+    def batch_limit(self, height: int, width: int, wanted: int) -> int:
+        """At most ``wanted`` images of this size per batch, fewer where a
+        batch of ``wanted`` would not fit (at least 1)."""
+        if self.budget is None or self.bytes_per_pixel is None:
+            return wanted
+        each = self.bytes_per_pixel * self.work_pixels(height, width)
+        return max(1, min(wanted, int((self.budget - self.base) // each)))
+
+    def refusal(self, height: int, width: int) -> Optional[str]:
+        """Why one image of this size cannot be translated within the
+        budget, with the ``--max-side`` that would fit; None if it fits."""
+        need = self.need(height, width)
+        if self.budget is None or need <= self.budget:
+            return None
+        how = 'at full resolution' if not self.max_side or \
+            max(height, width) <= self.max_side else \
+            f'at --max-side {self.max_side}'
+        allowed = 'the memory available now (--max-memory to set it)' \
+            if self.default_budget else 'the limit of --max-memory'
+        msg = (f'{width}x{height} needs about {need / GiB:.1f} GiB to '
+               f'translate {how}, more than the {self.budget / GiB:.1f} GiB '
+               f'of {allowed}')
+        room = (self.budget - self.base) / self.bytes_per_pixel
+        if room >= 64 * 64:
+            side = fit_side(int(room), height, width)
+            msg += (f'; translate it with --max-side {side} (about '
+                    f'{self.need(height, width, max_side=side) / GiB:.1f} '
+                    'GiB)')
+        return msg
+
+    def checker(self, path: str) -> Callable[[int, int], None]:
+        """A ``before_decode`` callback for :func:`read_rgb` that refuses
+        ``path`` when it would not fit."""
+        from .image_io import ImageReadError
+
+        def check(width: int, height: int) -> None:
+            reason = self.refusal(height, width)
+            if reason:
+                raise ImageReadError(f'{path}: {reason}')
+        return check
