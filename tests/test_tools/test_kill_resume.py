@@ -33,20 +33,24 @@ def tiny_options(data, num_workers, length=f'train_cfg.max_iters={MAX_ITERS}'):
         'default_hooks.logger.interval=1', 'log_processor.window_size=1',
         'default_hooks.checkpoint.interval=5',
         'default_hooks.checkpoint.max_keep_ckpts=-1',
-        'custom_hooks.1.interval=1000', 'randomness.seed=7'
+        'custom_hooks.1.interval=1000', 'randomness.seed=7',
+        # validation (and best checkpoints) on: it must not change training
+        'val_interval=3'
     ]
 
 
 def logged_steps(work_dir):
     """{iteration: scalars} from every run in ``work_dir`` (later runs
-    overwrite earlier ones)."""
+    overwrite earlier ones; validation scalars join their iteration's)."""
     steps = {}
     for path in sorted(glob.glob(osp.join(work_dir, '*', 'vis_data',
                                           'scalars.json'))):
         with open(path) as f:
             for line in f:
                 entry = json.loads(line)
-                steps[entry['iter']] = entry
+                # validation entries give the iteration as 'step'
+                it = entry['iter'] if 'iter' in entry else entry['step']
+                steps.setdefault(it, {}).update(entry)
     return steps
 
 
@@ -134,6 +138,12 @@ class TestKillAndResume(TestCase):
                 compared += 1
         self.assertGreater(compared, 0)
         self.assertIn('Restored the random generator states', out)
+        # validation ran in both runs, after the resume too
+        for steps in (reference, after):
+            validated = [i for i, e in steps.items()
+                         if 'attn/mean/mask_iou' in e]
+            self.assertTrue(any(i > resumed for i in validated), validated)
+        self.assertTrue(glob.glob(osp.join(work, 'best_*.pth')))
         return resumed, out
 
     def test_kill_resume_no_workers(self):
