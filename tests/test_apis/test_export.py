@@ -219,6 +219,28 @@ class TestExportedTranslate(ExportTestCase):
 
 class TestLoadTranslator(ExportTestCase):
 
+    def test_mmagic_inferencer_on_an_exported_file(self):
+        from mmagic.apis import MMagicInferencer
+        img = np.random.RandomState(5).randint(0, 256, (37, 51, 3),
+                                               dtype=np.uint8)
+        out = osp.join(self.work, 'infer', 'x.png')
+        # the config names the domains; the networks are in the file
+        editor = MMagicInferencer(model_name='uagit', model_config=CONFIG,
+                                  model_ckpt=self.onnx, device='cpu')
+        self.assertIsInstance(editor.inferencer.inferencer.model,
+                              ExportedTranslator)
+        result, _ = editor.infer(img=img, result_out_dir=out)
+        x = torch.from_numpy(img[..., ::-1].copy()).permute(2, 0, 1)[None]
+        with torch.no_grad():
+            ref, ref_mask = self.model.translate(x.float() / 127.5 - 1,
+                                                 'striped')
+        self.assertLess((result['infer_results'] - ref[0]).abs().max(),
+                        1e-3)
+        self.assertLess((result['attention'] - ref_mask[0]).abs().max(),
+                        1e-3)
+        self.assertTrue(osp.isfile(osp.join(self.work, 'infer',
+                                            'x_mask.png')))
+
     def test_dispatch_by_file(self):
         for path in (self.onnx, self.pt):
             self.assertIsInstance(

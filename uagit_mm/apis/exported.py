@@ -225,32 +225,47 @@ class ExportedTranslator:
         return (out.flip(1) * 255.0 - mean) / std, used
 
 
+def is_exported(path: Optional[str]) -> bool:
+    """Whether ``path`` names a file of ``tools/export.py`` (``.onnx`` or a
+    TorchScript archive) rather than a checkpoint."""
+    return bool(path) and (path.endswith('.onnx') or (
+        osp.isfile(path) and is_torchscript(path)))
+
+
+def exported_translator(cfg, path: str,
+                        device: str = 'cpu') -> ExportedTranslator:
+    """An :class:`ExportedTranslator` for ``path``, checked against the
+    domains of ``cfg`` (an mmengine ``Config``), with ``.cfg`` set.
+
+    Raises:
+        ConfigError: The exported file's domains are not the config's.
+    """
+    translator = ExportedTranslator(path, device)
+    domains = (cfg.model.get('domains')
+               or cfg.model.get('reachable_domains'))
+    if domains is not None and \
+            list(domains) != translator._reachable_domains:
+        name = getattr(cfg, 'filename', None) or 'the config'
+        raise ConfigError(
+            f'{path} holds a model of the domains '
+            f'{translator._reachable_domains}, config {name} has '
+            f'{list(domains)}')
+    translator.cfg = cfg
+    return translator
+
+
 def load_translator(config: str,
                     checkpoint: str,
                     device: str = 'cpu',
                     cfg_options: Optional[dict] = None):
     """A checkpoint's model (:func:`uagit_mm.apis.init_model`) or, for an
-    exported file (``.onnx``, or a TorchScript archive), an
-    :class:`ExportedTranslator` checked against ``config``'s domains.
-
-    Raises:
-        ConfigError: The exported file's domains are not the config's.
+    exported file (:func:`is_exported`), an :class:`ExportedTranslator`
+    checked against ``config``'s domains (:func:`exported_translator`).
     """
-    if checkpoint and (checkpoint.endswith('.onnx') or (
-            osp.isfile(checkpoint) and is_torchscript(checkpoint))):
+    if is_exported(checkpoint):
         from ..utils import load_config
-        translator = ExportedTranslator(checkpoint, device)
-        cfg = load_config(config, cfg_options)
-        domains = (cfg.model.get('domains') or
-                   cfg.model.get('reachable_domains'))
-        if domains is not None and \
-                list(domains) != translator._reachable_domains:
-            raise ConfigError(
-                f'{checkpoint} holds a model of the domains '
-                f'{translator._reachable_domains}, config {config} has '
-                f'{list(domains)}')
-        translator.cfg = cfg
-        return translator
+        return exported_translator(load_config(config, cfg_options),
+                                   checkpoint, device)
     from .inference import init_model
     return init_model(config, checkpoint, device=device,
                       cfg_options=cfg_options)

@@ -24,6 +24,7 @@ from mmagic.apis.mmagic_inferencer import MMagicInferencer
 from mmagic.registry import MODELS
 from mmagic.utils import tensor2img
 from ..fileio import save_png
+from .exported import exported_translator, is_exported
 from .image_io import read_rgb
 from .inference import (load_weights, mask_to_uint8, resolve_direction,
                         translate_tensors)
@@ -99,7 +100,10 @@ class AttentionTranslationInferencer(TranslationInferencer):
     def _init_model(self, cfg, ckpt: Optional[str], device):
         """Build the model and load ``ckpt`` with :func:`load_weights`
         (``torch.load(weights_only=True)`` and a key check) in place of
-        mmengine's ``load_checkpoint``."""
+        mmengine's ``load_checkpoint``; a file of ``tools/export.py``
+        (ONNX, TorchScript) becomes an ``ExportedTranslator``."""
+        if is_exported(ckpt):
+            return exported_translator(cfg, ckpt, device)
         model = MODELS.build(cfg.model)
         if ckpt:
             load_weights(model, ckpt,
