@@ -74,11 +74,10 @@ val_dataloader = dict(
         type='UnpairedFolderDataset',
         test_mode=True,
         pipeline=test_pipeline))
+# mmagic's loop and evaluator (its IterTimerHook needs MultiValLoop)
 val_evaluator = dict(
-    _delete_=True,
-    type='mmengine.Evaluator',
-    metrics=test_evaluator['metrics'])
-val_cfg = dict(_delete_=True, type='ValLoop')
+    _delete_=True, type='Evaluator', metrics=test_evaluator['metrics'])
+val_cfg = dict(_delete_=True, type='MultiValLoop')
 
 train_cfg = dict(
     _delete_=True,

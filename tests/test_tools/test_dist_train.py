@@ -35,6 +35,23 @@ DRIVER = textwrap.dedent('''
                    f'{dump_dir}/pools{rank}.pth')
         return out
     Runner.train = train
+    # NAN_AT=rank:iteration turns that rank's batch of that iteration
+    # into NaNs (one process sees a non-finite loss, the other does not)
+    if os.environ.get('NAN_AT'):
+        from mmengine.hooks import Hook
+        nan_rank, nan_iter = map(int, os.environ['NAN_AT'].split(':'))
+        class NaNBatch(Hook):
+            def before_train_iter(self, runner, batch_idx, data_batch=None):
+                if runner.rank == nan_rank and runner.iter == nan_iter:
+                    inputs = data_batch['inputs']
+                    for key, value in inputs.items():  # lists of images
+                        inputs[key] = [v.float() * float('nan')
+                                       for v in value]
+        plain_train = Runner.train
+        def train_with_nan(self):
+            self.register_hook(NaNBatch())
+            return plain_train(self)
+        Runner.train = train_with_nan
     sys.argv = ['tools/train.py'] + sys.argv[1:]
     runpy.run_path('tools/train.py', run_name='__main__')
 ''')
@@ -47,6 +64,55 @@ def free_port():
 
 
 class TestDistributedTraining(TestCase):
+
+    def test_nonfinite_skip_on_one_rank_skips_on_both(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            data = osp.join(tmp, 'data')
+            subprocess.run([sys.executable, 'tools/make_synthetic_dataset.py',
+                            data, '--size', '32', '--num-train', '6',
+                            '--num-test', '2'], cwd=ROOT, check=True,
+                           stdout=subprocess.DEVNULL)
+            driver = osp.join(tmp, 'driver.py')
+            with open(driver, 'w') as f:
+                f.write(DRIVER)
+            env = dict(os.environ, DUMP_DIR=tmp, OMP_NUM_THREADS='1',
+                       NAN_AT='1:1')
+            work = osp.join(tmp, 'work')
+            cmd = [
+                sys.executable, '-m', 'torch.distributed.run',
+                '--nproc_per_node=2', f'--master_port={free_port()}', driver,
+                CONFIG, '--launcher', 'pytorch', '--work-dir', work,
+                '--cfg-options', f'data_root={data}',
+                'env_cfg.dist_cfg.backend=gloo', 'train_cfg.max_iters=4',
+                'model.nonfinite=skip', 'model.switch_iter=2',
+                'train_dataloader.batch_size=2',
+                'train_dataloader.num_workers=0',
+                'train_dataloader.persistent_workers=False',
+                'model.generator.base_channels=8',
+                'model.generator.num_blocks=1',
+                'model.discriminator.base_channels=8',
+                'model.attention.base_channels=4', 'model.buffer_size=2',
+                'default_hooks.checkpoint.interval=2',
+                'default_hooks.logger.interval=1', 'val_interval=0'
+            ]
+            proc = subprocess.run(cmd, cwd=ROOT, env=env, text=True,
+                                  stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, timeout=600)
+            self.assertEqual(proc.returncode, 0, proc.stdout[-4000:])
+            # rank 0's batch was fine: it skipped because rank 1 had NaNs
+            self.assertIn('another process = nan; update skipped',
+                          proc.stdout)
+            self.assertIn('non-finite loss at iteration 2', proc.stdout)
+            # both skipped the same updates: still the same weights, all
+            # finite, and the run went on to the end
+            ranks = [torch.load(osp.join(tmp, f'rank{r}.pth'))
+                     for r in (0, 1)]
+            for key in ranks[0]:
+                self.assertTrue(torch.equal(ranks[0][key], ranks[1][key]),
+                                f'{key} differs between the ranks')
+                if ranks[0][key].is_floating_point():
+                    self.assertTrue(torch.isfinite(ranks[0][key]).all(), key)
+            self.assertTrue(osp.isfile(osp.join(work, 'iter_4.pth')))
 
     def test_two_ranks_stay_identical(self):
         with tempfile.TemporaryDirectory() as tmp:
