@@ -188,10 +188,13 @@ class TestInferencerContract(TestCase):
         self.assertEqual(tuple(small['attention'].shape), (1, 30, 42))
         self.assertEqual(tuple(small_img.shape), (1, 3, 30, 42))
         # parameters belong to the instance, not to the class
+        defaults = dict(target_domain=None, max_side=None,
+                        mask_threshold=None, invert_mask=False,
+                        mask_dilate=0, mask=None)
         self.assertEqual(AttentionTranslationInferencer.extra_parameters,
-                         dict(target_domain=None, max_side=None))
+                         defaults)
         self.assertEqual(editor.inferencer.get_extra_parameters(),
-                         ['target_domain', 'max_side'])
+                         list(defaults))
 
     def test_c_arrays_and_unknown_domains(self):
         editor = AttentionTranslationInferencer(self.cfg, self.ckpt,

@@ -267,3 +267,51 @@ class TestMaskFlags(ToolTestCase):
                            '--mask-dilate', '4'])
         self.assertEqual(args.mask_options,
                          MaskOptions(threshold=0.3, invert=True, dilate=4))
+
+
+class TestInferencerMaskParameters(ToolTestCase):
+    """The inferencer's extra_parameters for mask control."""
+
+    def test_each_parameter(self):
+        from mmengine.config import Config
+
+        from uagit_mm.apis import AttentionTranslationInferencer
+        from uagit_mm.utils import load_config
+        cfg = osp.join(self.tmp.name, 'tiny_cfg.py')
+        load_config(CONFIG, dict(TINY)).dump(cfg)
+        editor = AttentionTranslationInferencer(
+            Config.fromfile(cfg), self.ckpt, device='cpu',
+            extra_parameters=dict(target_domain='striped'))
+        model = init_model(CONFIG, self.ckpt, cfg_options=dict(TINY))
+        pre = model.data_preprocessor
+
+        def run(**params):
+            result, _ = editor(img=IMG, extra_parameters=params)
+            fake = result['infer_results'] * pre.std[0] + pre.mean[0]
+            return fake[[2, 1, 0]].permute(1, 2, 0).numpy(), \
+                result['attention']
+
+        plain, attn = run()
+        # a zero mask (a file, any size): the input unchanged
+        path = osp.join(self.tmp.name, 'zero_mask.png')
+        Image.fromarray(np.zeros((5, 5), np.uint8)).save(path)
+        fake, used = run(mask=path)
+        self.assertLess(np.abs(fake - IMG).max(), 1e-3)
+        self.assertEqual(used.max().item(), 0)
+        # the mask stays for later calls; inverted it is a full mask
+        fake, used = run(invert_mask=True)
+        gen = generator_output(model, IMG, 'striped')
+        self.assertLess(np.abs(fake.clip(0, 255) - gen).max(), 1e-2)
+        self.assertEqual(used.min().item(), 1)
+        # an array mask, then none: back to the attention
+        fake, used = run(mask=np.ones((32, 40)), invert_mask=False)
+        self.assertLess(np.abs(fake.clip(0, 255) - gen).max(), 1e-2)
+        fake, used = run(mask=None)
+        self.assertTrue(torch.allclose(used, attn))
+        # threshold and dilation of the attention
+        t = float(attn.median())
+        _, used = run(mask_threshold=t)
+        self.assertTrue(torch.equal(used, (attn > t).float()))
+        _, used = run(mask_dilate=2)
+        self.assertTrue(torch.equal(used, apply_mask_options(
+            attn[None], MaskOptions(threshold=t, dilate=2))[0]))

@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 from mmengine.registry import init_default_scope
 from mmengine.runner.checkpoint import _load_checkpoint_to_model
+from PIL import Image
 
 from mmagic.registry import MODELS
 from mmagic.utils import tensor2img
@@ -114,7 +115,6 @@ def _fit(image: np.ndarray, max_side: Optional[int]) -> np.ndarray:
         return image
     scale = max_side / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    from PIL import Image
     return np.asarray(Image.fromarray(image).resize(size, Image.BICUBIC))
 
 
@@ -134,7 +134,8 @@ def translate_tensors(model,
                       max_side: Optional[int] = None,
                       denormalize: bool = False,
                       mask_options: Optional[MaskOptions] = None,
-                      masks: Optional[Sequence[np.ndarray]] = None
+                      masks: Optional[Sequence[np.ndarray]] = None,
+                      resize: bool = True
                       ) -> Tuple[torch.Tensor, torch.Tensor]:
     """Translate RGB images into ``target_domain``; the model's tensors.
 
@@ -162,6 +163,8 @@ def translate_tensors(model,
         masks (list[ndarray], optional): One mask per image, (H, W) float in
             [0, 1] or uint8 in [0, 255] (1 / 255 = translate), used instead
             of the attention network's; resized to the working size.
+        resize (bool): Resize the results to the input size (False: give
+            them at the working size). Defaults to True.
 
     Returns:
         tuple[Tensor, Tensor]: The translations (N, 3, H, W) BGR, as the
@@ -200,7 +203,7 @@ def translate_tensors(model,
     del x
     if denormalize:
         fake = fake * pre.std.to(dev) + pre.mean.to(dev)
-    if fake.shape[-2:] != (h, w):
+    if resize and fake.shape[-2:] != (h, w):
         fake = F.interpolate(fake, size=(h, w), mode='bicubic',
                              align_corners=False)
         attn = F.interpolate(attn, size=(h, w), mode='bilinear',
@@ -247,8 +250,21 @@ def translate_arrays(model,
         return []
     fake, attn = translate_tensors(model, images, target_domain, max_side,
                                    denormalize=True,
-                                   mask_options=mask_options, masks=masks)
+                                   mask_options=mask_options, masks=masks,
+                                   resize=False)
+    size = images[0].shape[1::-1]
     # tensor2img reads RGB and writes BGR: the model's BGR comes out RGB
-    # (it clamps in place: ``fake`` is ours to change)
-    return [(tensor2img(f, min_max=(0, 255)), mask_to_uint8(a))
+    # (it clamps in place: ``fake`` is ours to change). With max_side the
+    # 8-bit results are resized to the input size, which takes a few bytes
+    # per pixel where float tensors would take dozens (large photos).
+    return [(_resize(tensor2img(f, min_max=(0, 255)), size, Image.BICUBIC),
+             _resize(mask_to_uint8(a), size, Image.BILINEAR))
             for f, a in zip(fake, attn)]
+
+
+def _resize(image: np.ndarray, size: Tuple[int, int],
+            resample: int) -> np.ndarray:
+    """``image`` (uint8) at ``size`` = (W, H)."""
+    if image.shape[1::-1] == tuple(size):
+        return image
+    return np.asarray(Image.fromarray(image).resize(size, resample))

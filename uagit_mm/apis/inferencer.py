@@ -28,6 +28,7 @@ from .exported import exported_translator, is_exported
 from .image_io import read_rgb
 from .inference import (load_weights, mask_to_uint8, resolve_direction,
                         translate_tensors)
+from .mask_control import MaskOptions, read_mask
 
 #: The task of ``'uagit'`` in mmagic's model table, and the name the
 #: inferencer is registered under (beside its class name).
@@ -54,14 +55,24 @@ class AttentionTranslationInferencer(TranslationInferencer):
     - ``target_domain``: the domain to translate into (default: the model's
       default domain, the second of ``model.domains``);
     - ``max_side``: translate larger images at this longer side and resize
-      the result back to the input size (default: no bound).
+      the result back to the input size (default: no bound);
+    - ``mask_threshold``, ``invert_mask``, ``mask_dilate``: compose with
+      the binarised ``[a > T]``, the complement (the background) or a mask
+      grown by N pixels, as ``tools/translate.py``'s ``--mask-threshold``,
+      ``--invert-mask`` and ``--mask-dilate``
+      (:class:`~uagit_mm.apis.mask_control.MaskOptions`);
+    - ``mask``: the user's own mask instead of the attention, a path (any
+      image file, white = translate) or an (H, W) array (float in [0, 1]
+      or uint8), of any size (resized to the image); like ``--mask-dir``
+      for one image. It stays for later calls until set to None.
 
     Returns ``(result, img)`` as mmagic's ``TranslationInferencer`` does:
 
     - ``result['infer_results']``: the translation (3, H, W) as the model
       gives it (BGR, in [-1, 1]);
-    - ``result['attention']`` (the addition): the attention mask of the
-      source image (1, H, W) in [0, 1], 1 = attended;
+    - ``result['attention']`` (the addition): the mask the composition
+      used (1, H, W) in [0, 1], 1 = translated: the source image's
+      attention, or what the mask parameters made of it;
     - ``img``: the translation for viewing, (1, 3, H, W) RGB in [0, 1].
 
     H and W are the input's size. With ``result_out_dir='out/x.png'`` it
@@ -81,7 +92,9 @@ class AttentionTranslationInferencer(TranslationInferencer):
         >>> mask = result['attention']  # (1, H, W) in [0, 1]
     """
 
-    extra_parameters = dict(target_domain=None, max_side=None)
+    extra_parameters = dict(target_domain=None, max_side=None,
+                            mask_threshold=None, invert_mask=False,
+                            mask_dilate=0, mask=None)
 
     def __init__(self, config, ckpt: Optional[str] = None, *args,
                  **kwargs) -> None:
@@ -112,15 +125,28 @@ class AttentionTranslationInferencer(TranslationInferencer):
         return model.to(device).eval()
 
     def preprocess(self, img: Union[str, np.ndarray]) -> np.ndarray:
-        """Read ``img`` as RGB uint8 and fix the target domain."""
+        """Read ``img`` as RGB uint8 (upright: EXIF orientation applied),
+        fix the target domain and the mask options, read a ``mask``."""
+        params = self.extra_parameters
         self.target_domain = resolve_direction(
-            self.model, target_domain=self.extra_parameters['target_domain'])
-        return read_rgb(img) if isinstance(img, str) else np.asarray(img)
+            self.model, target_domain=params['target_domain'])
+        self.mask_options = MaskOptions(params['mask_threshold'],
+                                        bool(params['invert_mask']),
+                                        params['mask_dilate'] or 0)
+        image = read_rgb(img) if isinstance(img, str) else np.asarray(img)
+        mask = params['mask']
+        if isinstance(mask, str):
+            mask = read_mask(mask, image.shape[:2])
+        self.user_mask = None if mask is None else np.asarray(mask)
+        return image
 
     def forward(self, inputs: np.ndarray) -> Preds:
-        """The translation (1, 3, H, W) and the attention (1, 1, H, W)."""
-        return translate_tensors(self.model, [inputs], self.target_domain,
-                                 max_side=self.extra_parameters['max_side'])
+        """The translation (1, 3, H, W) and the mask used (1, 1, H, W)."""
+        return translate_tensors(
+            self.model, [inputs], self.target_domain,
+            max_side=self.extra_parameters['max_side'],
+            mask_options=self.mask_options,
+            masks=None if self.user_mask is None else [self.user_mask])
 
     def visualize(self, preds: Preds,
                   result_out_dir: Optional[str] = None) -> torch.Tensor:

@@ -10,12 +10,13 @@ decoding it; and it caps batches of large images.
 The prediction: one probe translation of a small image with forward hooks
 records the largest input + output of any single layer (the convolutions'
 working set), per pixel; the peak is :data:`LAYER_FACTOR` times that plus
-:data:`IMAGE_BYTES` per pixel for the image-sized tensors and arrays around
-the model, on top of the process's memory before the batch. The two
-constants were fitted to peak RSS measured with
-``tools/benchmark_translate_memory.py`` (paper and tiny configs, 0.5-8 MP)
-and round up: oneDNN's convolutions keep a reordered copy of their input
-and output, hence the factor of about 2. torch has no CPU memory
+:data:`WORK_BYTES` per pixel for the tensors around the model, both at the
+working size (``--max-side``), plus :data:`FULL_BYTES` per pixel of the
+input size for the decoded image and the 8-bit results, on top of the
+process's memory before the batch. The constants were fitted to peak RSS
+measured with ``tools/benchmark_translate_memory.py`` and round up:
+oneDNN's convolutions keep a reordered copy of their input and output,
+hence the factor of about 2. torch has no CPU memory
 accounting to ask instead (``torch.cuda.max_memory_allocated`` is CUDA
 only; the profiler's memory view needs a full profiled run).
 """
@@ -27,10 +28,14 @@ import torch
 import torch.nn as nn
 
 GiB = 2**30
-#: Peak / (largest single-layer input + output) measured: 2.1-2.7.
-LAYER_FACTOR = 2.8
-#: Image-sized tensors and arrays besides the networks' (bytes per pixel).
-IMAGE_BYTES = 64
+#: Peak / (largest single-layer input + output): the paper config measured
+#: 1.65 at 1 and 8 MP (tools/benchmark_translate.py memory), rounded up.
+LAYER_FACTOR = 1.9
+#: Tensors at the working size besides the networks' (bytes per pixel).
+WORK_BYTES = 64
+#: Decoded input and 8-bit outputs at the input size, and the next image
+#: read ahead (bytes per pixel).
+FULL_BYTES = 32
 _PROBE = (64, 96)
 
 
@@ -108,7 +113,7 @@ class MemoryPlanner:
                  max_side: Optional[int] = None) -> None:
         layer = layer_bytes_per_pixel(model, target)
         self.bytes_per_pixel = None if layer is None else \
-            LAYER_FACTOR * layer + IMAGE_BYTES
+            LAYER_FACTOR * layer + WORK_BYTES
         self.base = current_rss()
         self.default_budget = budget is None
         if budget is None:
@@ -128,20 +133,30 @@ class MemoryPlanner:
                                                                 scale))
         return height * width
 
+    def reserve(self, nbytes: int) -> None:
+        """Count ``nbytes`` more as in use (e.g. images read ahead)."""
+        self.base += int(nbytes)
+
+    def _each(self, height: int, width: int,
+              max_side: Optional[int] = None) -> float:
+        """Predicted bytes per image of this size, beyond ``base``."""
+        return (self.bytes_per_pixel *
+                self.work_pixels(height, width, max_side) +
+                FULL_BYTES * height * width)
+
     def need(self, height: int, width: int, batch: int = 1,
              max_side: Optional[int] = None) -> int:
         """Predicted peak bytes of the process for a batch of this size."""
         if self.bytes_per_pixel is None:
             return self.base
-        return int(self.base + batch * self.bytes_per_pixel *
-                   self.work_pixels(height, width, max_side))
+        return int(self.base + batch * self._each(height, width, max_side))
 
     def batch_limit(self, height: int, width: int, wanted: int) -> int:
         """At most ``wanted`` images of this size per batch, fewer where a
         batch of ``wanted`` would not fit (at least 1)."""
         if self.budget is None or self.bytes_per_pixel is None:
             return wanted
-        each = self.bytes_per_pixel * self.work_pixels(height, width)
+        each = self._each(height, width)
         return max(1, min(wanted, int((self.budget - self.base) // each)))
 
     def refusal(self, height: int, width: int) -> Optional[str]:
@@ -158,12 +173,15 @@ class MemoryPlanner:
         msg = (f'{width}x{height} needs about {need / GiB:.1f} GiB to '
                f'translate {how}, more than the {self.budget / GiB:.1f} GiB '
                f'of {allowed}')
-        room = (self.budget - self.base) / self.bytes_per_pixel
+        room = (self.budget - self.base - FULL_BYTES * height * width) / \
+            self.bytes_per_pixel
         if room >= 64 * 64:
             side = fit_side(int(room), height, width)
             msg += (f'; translate it with --max-side {side} (about '
                     f'{self.need(height, width, max_side=side) / GiB:.1f} '
                     'GiB)')
+        else:
+            msg += '; even a small --max-side would not fit'
         return msg
 
     def checker(self, path: str) -> Callable[[int, int], None]:

@@ -18,11 +18,29 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
+from PIL import Image
 
 from ..fileio import save_png
 from .image_io import ImageReadError, read_rgb
 from .inference import translate_arrays
 from .mask_control import MaskOptions, read_mask
+
+#: Pixels of the images read ahead, and of the results waiting to be
+#: written, each at most (beyond one image): 12 MP.
+AHEAD_PIXELS = 12_000_000
+#: Bytes per pixel those hold: the decoded image (3) and mask (4) read
+#: ahead; image, translation, mask and side-by-side copy waiting (3+3+1+9).
+AHEAD_BYTES = 7 + 16
+
+
+def _pixels(path: str) -> int:
+    """Pixels of an image from its header (0 when unreadable: the reader
+    reports it)."""
+    try:
+        with Image.open(path) as img:
+            return img.width * img.height
+    except Exception:  # noqa: BLE001  (any failure is the reader's to say)
+        return 0
 
 
 @dataclass
@@ -82,6 +100,8 @@ def translate_files(model, jobs: List[Job], target: str, *,
     outcome = Outcome()
     progress = on_progress or (lambda n: None)
     lookahead = max(2 * batch_size, 2 * workers)
+    if planner is not None:
+        planner.reserve(AHEAD_PIXELS * AHEAD_BYTES)
 
     def load(job: Job) -> Tuple[np.ndarray, Optional[np.ndarray]]:
         check = planner.checker(job.path) if planner is not None else None
@@ -90,12 +110,14 @@ def translate_files(model, jobs: List[Job], target: str, *,
             read_mask(job.mask_path, img.shape[:2])
         return img, mask
 
-    writes: deque = deque()
+    writes: deque = deque()  # (job, pixels, future)
 
     def finish_writes(keep: int) -> None:
-        """Wait until at most ``keep`` writes are outstanding."""
-        while len(writes) > keep:
-            job, future = writes.popleft()
+        """Wait until at most ``keep`` writes of at most AHEAD_PIXELS in
+        all are outstanding."""
+        while writes and (len(writes) > keep or sum(
+                w[1] for w in writes) > AHEAD_PIXELS):
+            job, _, future = writes.popleft()
             try:
                 future.result()
                 outcome.done += 1
@@ -120,26 +142,32 @@ def translate_files(model, jobs: List[Job], target: str, *,
                 on_error(err)
             return
         for (job, img, _), (fake, mask) in zip(items, results):
-            writes.append((job, writer.submit(_write, job, img, fake, mask)))
+            writes.append((job, mask.size,
+                           writer.submit(_write, job, img, fake, mask)))
         progress(len(items))
         finish_writes(keep=lookahead)
 
     with ThreadPoolExecutor(workers, 'uagit-read') as reader, \
             ThreadPoolExecutor(workers, 'uagit-write') as writer:
-        queue: 'deque[Tuple[Job, Future]]' = deque()
+        queue: 'deque[Tuple[Job, int, Future]]' = deque()
         todo = iter(jobs)
+        nxt = [next(todo, None)]
 
         def fill() -> None:
-            while len(queue) < lookahead:
-                job = next(todo, None)
-                if job is None:
+            """Read ahead up to ``lookahead`` images of at most
+            AHEAD_PIXELS in all (at least one)."""
+            while nxt[0] is not None and len(queue) < lookahead:
+                job, pixels = nxt[0], _pixels(nxt[0].path)
+                if queue and sum(q[1] for q in queue) + pixels > \
+                        AHEAD_PIXELS:
                     return
-                queue.append((job, reader.submit(load, job)))
+                queue.append((job, pixels, reader.submit(load, job)))
+                nxt[0] = next(todo, None)
 
         pending: Dict[tuple, list] = defaultdict(list)
         fill()
         while queue:
-            job, future = queue.popleft()
+            job, _, future = queue.popleft()
             fill()
             try:
                 img, mask = future.result()

@@ -39,8 +39,13 @@ class UnpairedFolderDataset(UnpairedImageDataset):
             (checked once, before training), or are smaller than a random
             crop that no resize precedes: 'error' stops with a message
             naming them, 'skip' leaves them out with a warning, 'ignore'
-            does not check. Grayscale, RGBA and 16-bit images are fine: the
-            pipeline's loader converts them to 8-bit colour.
+            does not check. Grayscale, RGBA, palette, CMYK, 16-bit and
+            animated (first frame) images are fine: the pipeline's loader
+            (mmcv's ``imfrombytes`` with ``color_type='color'``, i.e. cv2's
+            ``IMREAD_COLOR``) converts them to 8-bit colour and applies the
+            EXIF orientation, as ``LoadUnpairedMasks`` does for masks
+            (``IMREAD_GRAYSCALE``); ``color_type='unchanged'`` or
+            ``'color_ignore_orientation'`` would not.
         max_samples (int, optional): Use only the first ``max_samples``
             images (in name order) of each domain, e.g. a fixed subset of the
             test set for validation during training. Defaults to None (all).
@@ -194,11 +199,15 @@ def _decode_problem(path: str,
             return 'empty file'
         with Image.open(path) as img:
             img.load()  # a full decode: truncated files fail here
-            if img.width == 0 or img.height == 0:
+            width, height = img.size
+            if img.getexif().get(0x0112, 1) in (5, 6, 7, 8):
+                # turned a quarter: mmcv's loader (cv2) applies the EXIF
+                # orientation, so the pipeline sees the image upright
+                width, height = height, width
+            if width == 0 or height == 0:
                 return 'empty image'
-            if min_size and (img.height < min_size[0]
-                             or img.width < min_size[1]):
-                return (f'{img.width}x{img.height} is smaller than the '
+            if min_size and (height < min_size[0] or width < min_size[1]):
+                return (f'{width}x{height} is smaller than the '
                         f'pipeline\'s crop {min_size[1]}x{min_size[0]} (add '
                         'a Resize before the Crop, or remove the image)')
     except (OSError, SyntaxError, ValueError,

@@ -1,0 +1,345 @@
+"""Photos as people have them: EXIF orientation, CMYK, palette, animated,
+16-bit and odd JPEG files (written here by Pillow; where Pillow cannot
+write a kind, by OpenCV), real photographs (scikit-image's bundled
+astronaut, coffee and chelsea), inputs whose names differ only in suffix,
+a large image under a memory bound, and a tool that prints no import
+noise."""
+import os
+import os.path as osp
+import re
+import subprocess
+import sys
+import tempfile
+from unittest import TestCase
+
+import cv2
+import numpy as np
+import skimage.data
+from PIL import Image
+from test_translate_tools import (CONFIG, ROOT, TINY, TINY_ARGS, ToolTestCase,
+                                  write_large_png)
+
+from uagit_mm.apis import ImageReadError, init_model, read_rgb
+from uagit_mm.apis.memory import MemoryPlanner
+from uagit_mm.apis.translate_cli import output_names, plan_outputs
+
+T = Image.Transpose
+#: The transposition that, applied to an upright image, gives the pixels a
+#: camera stores with each EXIF orientation (the inverse of what the
+#: orientation asks a viewer to do).
+STORED = {2: T.FLIP_LEFT_RIGHT, 3: T.ROTATE_180, 4: T.FLIP_TOP_BOTTOM,
+          5: T.TRANSPOSE, 6: T.ROTATE_90, 7: T.TRANSVERSE, 8: T.ROTATE_270}
+
+
+def photo(name: str = 'coffee', size=(60, 90)) -> np.ndarray:
+    """A real photograph (scikit-image's bundled data), RGB (H, W, 3)."""
+    img = Image.fromarray(getattr(skimage.data, name)())
+    return np.asarray(img.resize(size[::-1], Image.LANCZOS))
+
+
+def save_oriented(path: str, upright: np.ndarray, orientation: int,
+                  **kwargs) -> None:
+    """Save ``upright`` as a camera would with EXIF ``orientation``."""
+    img = Image.fromarray(upright)
+    if orientation != 1:
+        img = img.transpose(STORED[orientation])
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    img.save(path, exif=exif.tobytes(), **kwargs)
+
+
+def diff(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.abs(a.astype(float) - b.astype(float)).mean())
+
+
+class TestReadPhotos(TestCase):
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(self.tmp.cleanup)
+
+    def path(self, name: str) -> str:
+        return osp.join(self.tmp.name, name)
+
+    def test_every_exif_orientation_comes_out_upright(self):
+        upright = photo('coffee')  # 90 wide, 60 high
+        for o in range(1, 9):
+            path = self.path(f'o{o}.jpg')
+            save_oriented(path, upright, o, quality=95, subsampling=0)
+            got = read_rgb(path)
+            self.assertEqual(got.shape, upright.shape, o)
+            self.assertLess(diff(got, upright), 3, o)
+            stored = np.asarray(Image.open(path).convert('RGB'))
+            if o in (2, 3, 4):  # same shape: the content must differ
+                self.assertGreater(diff(stored, upright), 20, o)
+        # orientation in a PNG's eXIf chunk, lossless: exact
+        save_oriented(self.path('o6.png'), upright, 6)
+        self.assertTrue(np.array_equal(read_rgb(self.path('o6.png')),
+                                       upright))
+
+    def test_real_portrait_photographs(self):
+        for name, o in (('astronaut', 6), ('coffee', 8), ('chelsea', 3)):
+            upright = photo(name, (100, 70))  # a portrait: 70 wide
+            path = self.path(f'{name}.jpg')
+            save_oriented(path, upright, o, quality=95, subsampling=0)
+            self.assertEqual(Image.open(path).size,
+                             (100, 70) if o in (6, 8) else (70, 100))
+            got = read_rgb(path)
+            self.assertEqual(got.shape, (100, 70, 3), name)
+            self.assertLess(diff(got, upright), 3, name)
+
+    def test_cmyk_palette_16bit_and_other_modes(self):
+        rgb = photo('chelsea')
+        cases = {}
+        Image.fromarray(rgb).convert('CMYK').save(self.path('cmyk.jpg'),
+                                                  quality=95)
+        cases['cmyk.jpg'] = (rgb, 4)
+        pal = Image.fromarray(rgb).convert('P', palette=Image.ADAPTIVE,
+                                           colors=32)
+        pal.save(self.path('pal.png'))
+        cases['pal.png'] = (np.asarray(pal.convert('RGB')), 0)
+        pal.save(self.path('pal_transparent.png'), transparency=0)
+        cases['pal_transparent.png'] = (np.asarray(pal.convert('RGB')), 0)
+        pal.save(self.path('pal.gif'))
+        cases['pal.gif'] = (np.asarray(pal.convert('RGB')), 0)
+        gray = rgb[..., 1]
+        Image.fromarray(gray.astype(np.uint16) * 257).save(
+            self.path('gray16.png'))  # Pillow: mode I;16
+        cases['gray16.png'] = (np.dstack([gray] * 3), 0)
+        # Pillow cannot write 16-bit colour PNGs; OpenCV can
+        cv2.imwrite(self.path('rgb16.png'),
+                    rgb[..., ::-1].astype(np.uint16) * 257)
+        cases['rgb16.png'] = (rgb, 0)
+        Image.fromarray(rgb).convert('LA').save(self.path('la.png'))
+        cases['la.png'] = (np.dstack([np.asarray(
+            Image.fromarray(rgb).convert('L'))] * 3), 0)
+        Image.fromarray(gray > 127).save(self.path('bits.png'))
+        cases['bits.png'] = (np.dstack([(gray > 127) * 255] * 3), 0)
+        Image.fromarray(gray.astype(np.float32) / 255).save(
+            self.path('float.tif'))  # mode F in [0, 1]
+        cases['float.tif'] = (np.dstack([gray] * 3), 0.5)
+        Image.fromarray(rgb).save(self.path('progressive.jpg'), quality=95,
+                                  progressive=True)
+        cases['progressive.jpg'] = (rgb, 3)
+        Image.fromarray(gray).save(self.path('gray.jpg'), quality=95)
+        cases['gray.jpg'] = (np.dstack([gray] * 3), 2)
+        for name, (want, tol) in cases.items():
+            got = read_rgb(self.path(name))
+            self.assertEqual(got.shape, rgb.shape, name)
+            self.assertEqual(got.dtype, np.uint8, name)
+            self.assertLessEqual(diff(got, want), tol, name)
+
+    def test_animated_files_give_their_first_frame(self):
+        first = photo('astronaut', (40, 40))
+        second = 255 - first
+        frames = [Image.fromarray(first), Image.fromarray(second)]
+        for name, kwargs in (('anim.gif', {}), ('anim.png', {}),
+                             ('anim.webp', dict(lossless=True))):
+            frames[0].save(self.path(name), save_all=True,
+                           append_images=frames[1:], duration=100, loop=0,
+                           **kwargs)
+            with Image.open(self.path(name)) as img:
+                self.assertGreater(getattr(img, 'n_frames', 1), 1, name)
+            got = read_rgb(self.path(name))
+            tol = 8 if name.endswith('gif') else 0  # GIF: 256 colours
+            self.assertLessEqual(diff(got, first), tol, name)
+            self.assertGreater(diff(got, second), 60, name)
+
+    def test_jpeg_subsampling_at_odd_sizes(self):
+        rgb = photo('chelsea', (61, 91))
+        for ss in ('4:4:4', '4:2:2', '4:2:0'):
+            path = self.path(f'ss{ss.replace(":", "")}.jpg')
+            Image.fromarray(rgb).save(path, quality=95, subsampling=ss)
+            got = read_rgb(path)
+            self.assertEqual(got.shape, rgb.shape, ss)
+            self.assertLess(diff(got, rgb), 4, ss)
+        # Pillow writes only these three; OpenCV writes 4:1:1 and 4:4:0
+        for name, factor in (('411', cv2.IMWRITE_JPEG_SAMPLING_FACTOR_411),
+                             ('440', cv2.IMWRITE_JPEG_SAMPLING_FACTOR_440)):
+            path = self.path(f'ss{name}.jpg')
+            cv2.imwrite(path, rgb[..., ::-1], [
+                cv2.IMWRITE_JPEG_QUALITY, 95,
+                cv2.IMWRITE_JPEG_SAMPLING_FACTOR, factor])
+            got = read_rgb(path)
+            self.assertEqual(got.shape, rgb.shape, name)
+            self.assertLess(diff(got, rgb), 5, name)
+
+    def test_size_check_comes_before_decoding(self):
+        """A file whose header is fine and whose pixels are broken: the
+        ``before_decode`` check answers first."""
+        Image.fromarray(photo()).save(self.path('ok.png'))
+        with open(self.path('ok.png'), 'rb') as f:
+            data = f.read()
+        with open(self.path('cut.png'), 'wb') as f:
+            f.write(data[:len(data) // 2])
+        with self.assertRaisesRegex(ImageReadError, 'cut.png: .*truncated'):
+            read_rgb(self.path('cut.png'))
+        seen = []
+
+        def refuse(width, height):
+            seen.append((width, height))
+            raise ImageReadError('refused from the header')
+
+        with self.assertRaisesRegex(ImageReadError, 'refused'):
+            read_rgb(self.path('cut.png'), before_decode=refuse)
+        self.assertEqual(seen, [(90, 60)])
+
+
+class TestOutputNames(TestCase):
+
+    def test_collisions_keep_the_suffix(self):
+        rels = ['a.jpg', 'a.png', 'a_jpg.png', 'b.png', 'b_mask.png',
+                'c.png', osp.join('sub', 'a.png')]
+        names = plan_outputs(rels)
+        self.assertEqual(names['a.jpg']['image'], 'a_jpg.png')
+        self.assertEqual(names['a.png']['image'], 'a_png.png')
+        # a_jpg.png the input would clash with a.jpg's new name
+        self.assertEqual(names['a_jpg.png']['image'], 'a_jpg_png.png')
+        self.assertEqual(names['b.png']['mask'], 'b_png_mask.png')
+        self.assertEqual(names['b_mask.png']['image'], 'b_mask_png.png')
+        # no clash: the short names
+        self.assertEqual(names['c.png'], output_names('c.png'))
+        self.assertEqual(names[osp.join('sub', 'a.png')]['image'],
+                         osp.join('sub', 'a.png'))
+        every = [n for outs in names.values() for n in outs.values()]
+        self.assertEqual(len(every), len(set(every)))
+
+
+class TestMemoryPlanner(TestCase):
+
+    def test_refusal_names_the_need_and_a_max_side_that_fits(self):
+        model = init_model(CONFIG, None, cfg_options=dict(TINY))
+        planner = MemoryPlanner(model, 'striped', budget=None)
+        self.assertGreater(planner.bytes_per_pixel, 0)
+        self.assertLess(planner.need(100, 100), planner.need(1000, 1000))
+        planner.budget = planner.base + 2**30  # 1 GiB of room
+        self.assertIsNone(planner.refusal(1000, 1500))
+        reason = planner.refusal(3000, 4500)
+        self.assertRegex(reason, r'^4500x3000 needs about [\d.]+ GiB to '
+                         r'translate at full resolution, more than')
+        side = int(re.search(r'--max-side (\d+)', reason).group(1))
+        planner.max_side = side
+        self.assertIsNone(planner.refusal(3000, 4500))
+        planner.max_side = int(side * 1.1)
+        self.assertIsNotNone(planner.refusal(3000, 4500))
+        # batches of large images shrink to what fits
+        planner.max_side = None
+        self.assertEqual(planner.batch_limit(32, 32, 4), 4)
+        self.assertEqual(planner.batch_limit(1000, 1500, 64), int(
+            2**30 // planner._each(1000, 1500)))
+
+
+def run_quietly(args):
+    """Run python with ``args`` as a user would (no -W flag): (rc, stdout,
+    stderr)."""
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    env.pop('PYTHONWARNINGS', None)
+    proc = subprocess.run([sys.executable, *args], cwd=ROOT, text=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          env=env, timeout=900)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+class TestToolOnPhotos(ToolTestCase):
+
+    def test_collisions_exif_existing_outputs_and_no_noise(self):
+        src = osp.join(self.tmp.name, 'photos')
+        masks = osp.join(self.tmp.name, 'zero_masks')
+        os.makedirs(osp.join(src, 'sub'))
+        os.makedirs(masks)
+        inputs = {
+            'a.jpg': photo('coffee', (48, 64)),
+            'a.png': photo('chelsea', (40, 52)),
+            'a_jpg.png': photo('astronaut', (32, 32)),
+            'b.png': photo('coffee', (20, 24)),
+            'b_mask.png': photo('chelsea', (24, 20)),
+            osp.join('sub', 'p.jpg'): photo('astronaut', (50, 30)),
+        }
+        for rel, img in inputs.items():
+            if rel.endswith('.jpg'):  # portrait phone photos
+                save_oriented(osp.join(src, rel), img, 6, quality=95)
+            else:
+                Image.fromarray(img).save(osp.join(src, rel))
+        # zero masks: every output is its own input, unchanged
+        for stem in ('a', 'a_jpg', 'b', 'b_mask'):
+            Image.fromarray(np.zeros((3, 3), np.uint8)).save(
+                osp.join(masks, stem + '.png'))
+        os.makedirs(osp.join(masks, 'sub'))
+        Image.fromarray(np.zeros((3, 3), np.uint8)).save(
+            osp.join(masks, 'sub', 'p.png'))
+        out = osp.join(src, 'out')  # inside the input folder
+        args = ['tools/translate.py', CONFIG, self.ckpt, src, '--out-dir',
+                out, '--mask-dir', masks, '--cfg-options', *TINY_ARGS]
+        rc, stdout, stderr = run_quietly(args)
+        self.assertEqual(rc, 0, stdout + stderr)
+        # no third-party warnings: one progress bar and a summary
+        self.assertNotRegex(stderr, r'\w*Warning\b', stderr)
+        self.assertEqual(stderr.count('smooth->striped:   0%'), 1, stderr)
+        self.assertIn('smooth->striped: 100%', stderr)
+        self.assertRegex(stdout, r'translated 6 in .*skipped 0 existing')
+        names = plan_outputs(list(inputs))
+        self.assertEqual(
+            sorted(osp.relpath(osp.join(dp, f), out)
+                   for dp, _, fs in os.walk(out) for f in fs),
+            sorted(n[k] for n in names.values() for k in ('image', 'mask')))
+        for rel, img in inputs.items():
+            got = np.asarray(Image.open(osp.join(out, names[rel]['image'])))
+            self.assertEqual(got.shape, img.shape, rel)  # upright
+            self.assertTrue(np.array_equal(got, read_rgb(osp.join(src,
+                                                                  rel))))
+            mask = Image.open(osp.join(out, names[rel]['mask']))
+            self.assertEqual(mask.size, img.shape[1::-1], rel)
+        self.assertEqual(names['a.jpg']['image'], 'a_jpg.png')
+
+        # again: each input skipped for its own outputs only, and the
+        # outputs (inside the input folder) are not taken as inputs
+        os.remove(osp.join(out, names['a.png']['mask']))
+        rc, stdout, stderr = run_quietly(args)
+        self.assertEqual(rc, 0, stdout + stderr)
+        self.assertRegex(stdout, r'translated 1 in .*skipped 5 existing')
+        self.assertTrue(osp.isfile(osp.join(out, names['a.png']['mask'])))
+
+        # --out-dir the input folder itself is refused
+        rc, stdout, stderr = run_quietly(args[:4] + ['--out-dir', src] +
+                                         args[6:])
+        self.assertEqual(rc, 2)
+        self.assertIn('--out-dir', stderr)
+
+    def test_large_image_within_a_memory_bound(self):
+        """A 24-megapixel image with --max-memory 3 (GiB): refused before
+        decoding, with the --max-side that fits; with it, translated at
+        its full size, and the process's peak RSS (getrusage of that
+        process, in a subprocess) stays under the bound."""
+        src = osp.join(self.tmp.name, 'large')
+        os.makedirs(src)
+        write_large_png(osp.join(src, 'big.png'), 6000, 4000)
+        out = osp.join(self.tmp.name, 'large_out')
+        args = ['tools/translate.py', CONFIG, self.ckpt, src, '--out-dir',
+                out, '--max-memory', '3', '--cfg-options', *TINY_ARGS]
+        rc, stdout, stderr = run_quietly(args)
+        self.assertEqual(rc, 1, stdout + stderr)
+        refusal = next(ln for ln in stderr.splitlines()
+                       if ln.startswith('failed:'))
+        self.assertRegex(refusal, r'big\.png: 6000x4000 needs about [\d.]+ '
+                         r'GiB to translate at full resolution, more than '
+                         r'the 3\.0 GiB')
+        side = re.search(r'--max-side (\d+) \(about ([\d.]+) GiB\)',
+                         refusal)
+        self.assertIsNotNone(side, refusal)
+        self.assertFalse(osp.exists(osp.join(out, 'big.png')))
+
+        code = (
+            'import resource, subprocess, sys\n'
+            'rc = subprocess.call(sys.argv[1:])\n'
+            'peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n'
+            'print(f"peak_rss_kib {peak}")\n'
+            'sys.exit(rc)\n')
+        rc, stdout, stderr = run_quietly(
+            ['-c', code, sys.executable, *args, '--max-side',
+             side.group(1)])
+        self.assertEqual(rc, 0, stdout + stderr)
+        peak = int(re.search(r'peak_rss_kib (\d+)', stdout).group(1)) * 1024
+        self.assertLess(peak, 3 * 2**30, stdout)
+        self.assertLess(peak, float(side.group(2)) * 2**30 * 1.05, stdout)
+        with Image.open(osp.join(out, 'big.png')) as img:
+            self.assertEqual(img.size, (6000, 4000))
