@@ -190,15 +190,6 @@ class ExportedTranslator:
         """The domain that is not ``domain``."""
         return next(d for d in self._reachable_domains if d != domain)
 
-    def parameters(self):
-        """One empty tensor on the translator's device, for callers that
-        find a model's device with ``next(model.parameters()).device``."""
-        yield torch.empty(0, device=self.device)
-
-    def eval(self) -> 'ExportedTranslator':
-        """Nothing to switch (exported graphs are in eval mode)."""
-        return self
-
     def translate(self, image: Tensor, target_domain: str,
                   mask: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
         """As ``UAGIT.translate``: ``image`` (N, 3, H, W) normalised BGR;
