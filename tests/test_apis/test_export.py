@@ -126,6 +126,14 @@ class TestExportTool(ExportTestCase):
                          ['image', 'mask', 'mask_weight'])
         self.assertEqual([o.name for o in session.get_outputs()],
                          ['translation', 'mask_used'])
+        # instance norms and reflection pads stay single operators
+        import onnx
+        nodes = onnx.load(self.onnx).graph.node
+        ops = [n.op_type for n in nodes]
+        self.assertIn('InstanceNormalization', ops)
+        modes = {a.s for n in nodes if n.op_type == 'Pad'
+                 for a in n.attribute if a.name == 'mode'}
+        self.assertIn(b'reflect', modes)
         rgb = np.random.RandomState(0).rand(1, 3, 33, 45).astype(np.float32)
         out, mask = session.run(None, {
             'image': rgb,
