@@ -204,7 +204,7 @@ class TranslationDemo:
                                      type='filepath', elem_id='upload')
                     gallery = gr.Gallery(
                         value=[(p, osp.basename(p)) for p in self.examples],
-                        label='or pick a test image', columns=6, height=170,
+                        label='or pick a test image', columns=6, height=140,
                         allow_preview=False,
                         elem_id='examples')
                 with gr.Column():
