@@ -99,7 +99,7 @@ class TestDemoInBrowser(SyntheticDataTestCase):
         cls.log_path = osp.join(tmp, 'demo.log')
         env = dict(os.environ, OMP_NUM_THREADS='1',
                    GRADIO_ANALYTICS_ENABLED='False', HF_HUB_OFFLINE='1',
-                   GRADIO_TEMP_DIR=osp.join(tmp, 'gradio'))
+                   GRADIO_TEMP_DIR=osp.join(tmp, 'gradio'), TMPDIR=tmp)
         with open(cls.log_path, 'w') as log:
             cls.server = subprocess.Popen(
                 [sys.executable, '-W', 'ignore', 'tools/demo.py', CONFIG,

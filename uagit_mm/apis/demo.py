@@ -19,6 +19,7 @@ import logging
 import os
 import os.path as osp
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -350,6 +351,12 @@ def _main(argv=None) -> int:
                             cfg_options=args.cfg_options)
     demo = TranslationDemo(model, max_side=args.max_side or None,
                            max_pixels=max_pixels, examples=examples)
+
+    def stop(signum, frame):
+        # as Ctrl-C: Gradio closes its server, the temporary folder goes
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
     try:
         page = demo.build(
             title=f'uagit_mm: {osp.splitext(osp.basename(args.config))[0]}')
