@@ -1,9 +1,12 @@
 """The web demo's callback (uagit_mm.apis.demo) on a tiny model: the same
 translation as translate_arrays, clear messages for bad uploads; the page
 builds (the browser test: tests/test_tools/test_demo_browser.py)."""
+import io
 import os
 import os.path as osp
+import socket
 import tempfile
+from contextlib import redirect_stderr
 from unittest import TestCase
 
 import numpy as np
@@ -14,7 +17,7 @@ from test_translate_tools import CONFIG, TINY  # the tiny model beside
 
 from mmagic.registry import MODELS
 from uagit_mm.apis import translate_arrays
-from uagit_mm.apis.demo import TranslationDemo, builtin_examples
+from uagit_mm.apis.demo import TranslationDemo, builtin_examples, main
 from uagit_mm.apis.mask_control import MaskOptions
 from uagit_mm.utils import load_config
 
@@ -151,3 +154,40 @@ class TestDemoCallback(TestCase):
         finally:
             demo.close()
         self.assertFalse(osp.exists(demo.out_dir))
+
+
+class TestDemoCommand(TestCase):
+
+    def run_main(self, *argv):
+        err = io.StringIO()
+        with redirect_stderr(err):
+            try:
+                code = main(list(argv))
+            except SystemExit as exc:
+                code = exc.code
+        return code, err.getvalue()
+
+    def test_clear_errors(self):
+        try:
+            import gradio  # noqa: F401
+        except ImportError:
+            code, err = self.run_main(CONFIG, 'x.pth')
+            self.assertEqual((code, 'needs Gradio' in err), (2, True))
+            return
+        code, err = self.run_main(CONFIG, '/nonexistent/x.pth')
+        self.assertEqual(code, 2)
+        self.assertIn('checkpoint /nonexistent/x.pth does not exist', err)
+        self.assertNotIn('Traceback', err)
+        with tempfile.NamedTemporaryFile(suffix='.pth') as ckpt, \
+                socket.socket() as taken:
+            taken.bind(('127.0.0.1', 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            code, err = self.run_main(CONFIG, ckpt.name, '--port', str(port))
+            self.assertEqual(code, 2)
+            self.assertIn(f'cannot listen on 127.0.0.1:{port}', err)
+            self.assertIn('choose another --port', err)
+            code, err = self.run_main(CONFIG, ckpt.name, '--examples',
+                                      '/nonexistent')
+            self.assertEqual(code, 2)
+            self.assertIn('--examples /nonexistent is not a folder', err)

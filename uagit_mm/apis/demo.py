@@ -20,6 +20,7 @@ import os
 import os.path as osp
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 import time
@@ -29,6 +30,7 @@ from typing import List, Optional, Union
 import numpy as np
 from mmengine.config import DictAction
 
+from ..errors import MissingFileError
 from ..fileio import save_png
 from .image_io import DEFAULT_MAX_PIXELS, ImageReadError, find_images, read_rgb
 from .inference import resolve_direction, translate_arrays
@@ -340,6 +342,12 @@ def _main(argv=None) -> int:
             print(f'error: --examples {args.examples} holds no images',
                   file=sys.stderr)
             return 2
+    if not osp.isfile(args.checkpoint):
+        raise MissingFileError(f'checkpoint {args.checkpoint} does not exist')
+    port_error = _cannot_listen(args.host, args.port)
+    if port_error:  # say so before the model loads
+        print(f'error: {port_error}', file=sys.stderr)
+        return 2
     max_pixels = args.max_pixels or DEFAULT_MAX_PIXELS
     from PIL import Image
     if Image.MAX_IMAGE_PIXELS and Image.MAX_IMAGE_PIXELS < max_pixels:
@@ -364,9 +372,25 @@ def _main(argv=None) -> int:
         page.queue(default_concurrency_limit=1).launch(
             server_name=args.host, server_port=args.port, share=False,
             show_api=False, inbrowser=False)
+    except OSError as err:  # e.g. the port was taken meanwhile
+        print(f'error: cannot serve on {args.host}:{args.port}: {err}',
+              file=sys.stderr)
+        return 2
     finally:
         demo.close()
     return 0
+
+
+def _cannot_listen(host: str, port: int) -> Optional[str]:
+    """Why the page cannot be served on ``host:port``, or None."""
+    try:
+        family = socket.getaddrinfo(host, port)[0][0]
+        with socket.socket(family) as s:
+            s.bind((host, port))
+    except OSError as err:
+        return (f'cannot listen on {host}:{port} ({err.strerror or err}); '
+                'choose another --port or --host')
+    return None
 
 
 if __name__ == '__main__':
