@@ -96,9 +96,9 @@ def memory(args, tmp: str) -> None:
     random_checkpoint(args.config, ckpt)
     print(f'config {osp.relpath(args.config, ROOT)}, CPU '
           f'({os.cpu_count()} cores), --max-memory {args.max_memory} GiB')
-    print('| image | megapixels | --max-side | predicted GiB | '
-          'peak RSS GiB | seconds |')
-    print('|---|---|---|---|---|---|')
+    print('| image | megapixels | predicted at full size (GiB) | '
+          '--max-side | predicted (GiB) | peak RSS (GiB) | seconds |')
+    print('|---|---|---|---|---|---|---|')
     for mp in args.megapixels:
         w = int(round((mp * 1e6 * 1.5)**0.5))
         h = int(round(w / 1.5))
@@ -110,15 +110,16 @@ def memory(args, tmp: str) -> None:
         # the prediction: a limit nothing fits under makes the tool say it
         _, log, _ = run_tool([args.config, *base, '--max-memory', '0.01'],
                              measure=False)
-        need = float(re.search(r'needs about ([\d.]+) GiB', log).group(1))
+        full = need = float(re.search(r'needs about ([\d.]+) GiB',
+                                      log).group(1))
         side = None
         if need > args.max_memory:
             _, log, _ = run_tool([args.config, *base, '--max-memory',
                                   str(args.max_memory)], measure=False)
             found = re.search(r'--max-side (\d+) \(about ([\d.]+) GiB', log)
             if not found:
-                print(f'| {w}x{h} | {w * h / 1e6:.1f} | - | {need:.2f} | '
-                      f'refused | - |')
+                print(f'| {w}x{h} | {w * h / 1e6:.1f} | {full:.2f} | - | '
+                      '- | refused | - |')
                 continue
             side, need = int(found.group(1)), float(found.group(2))
         extra = ['--max-side', str(side)] if side else []
@@ -127,8 +128,8 @@ def memory(args, tmp: str) -> None:
         secs = time.perf_counter() - start
         if rc != 0:
             print(log)
-        print(f'| {w}x{h} | {w * h / 1e6:.1f} | {side or "-"} | '
-              f'{need:.2f} | {peak:.2f} | {secs:.0f} |', flush=True)
+        print(f'| {w}x{h} | {w * h / 1e6:.1f} | {full:.2f} | {side or "-"} '
+              f'| {need:.2f} | {peak:.2f} | {secs:.0f} |', flush=True)
 
 
 def throughput(args, tmp: str) -> None:

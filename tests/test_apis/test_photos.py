@@ -343,3 +343,53 @@ class TestToolOnPhotos(ToolTestCase):
         self.assertLess(peak, float(side.group(2)) * 2**30 * 1.05, stdout)
         with Image.open(osp.join(out, 'big.png')) as img:
             self.assertEqual(img.size, (6000, 4000))
+
+
+class TestPipeline(TestCase):
+    """translate_files: reading and writing in threads change nothing."""
+
+    def test_mixed_sizes_match_one_by_one(self):
+        from unittest import mock
+
+        from uagit_mm.apis import pipeline, translate_arrays
+        from uagit_mm.apis.pipeline import Job, translate_files
+        model = init_model(CONFIG, None, cfg_options=dict(TINY))
+        with tempfile.TemporaryDirectory() as d:
+            jobs, want = [], {}
+            sizes = [(20, 30), (20, 30), (31, 17), (20, 30), (8, 8),
+                     (31, 17), (20, 30)]
+            for i, (h, w) in enumerate(sizes):
+                path = osp.join(d, f'{i}.png')
+                img = photo(('astronaut', 'coffee', 'chelsea')[i % 3], (h, w))
+                Image.fromarray(img).save(path)
+                outs = {k: osp.join(d, 'out', f'{i}_{k}.png')
+                        for k in ('image', 'mask', 'side')}
+                jobs.append(Job(path, outs))
+                want[i] = translate_arrays(model, [img], 'striped')[0]
+            jobs.append(Job(osp.join(d, 'missing.png'), {}))
+            real_save = pipeline.save_png
+
+            def full_disk(path, image):
+                if path.endswith('4_image.png'):
+                    raise OSError(28, 'No space left on device')
+                real_save(path, image)
+
+            done = []
+            with mock.patch.object(pipeline, 'save_png', full_disk):
+                outcome = translate_files(model, jobs, 'striped',
+                                          batch_size=2, workers=2,
+                                          on_progress=done.append)
+            self.assertEqual(sum(done), len(jobs))
+            self.assertEqual(outcome.done, len(sizes) - 1)
+            failed = sorted(outcome.failed)  # write errors come later
+            self.assertEqual(len(failed), 2, failed)
+            self.assertIn('4.png: [Errno 28] No space left', failed[0])
+            self.assertIn('missing.png', failed[1])
+            for i, (fake, mask) in want.items():
+                if i == 4:
+                    continue
+                got = np.asarray(Image.open(jobs[i].outs['image']))
+                self.assertLessEqual(np.abs(got.astype(int) - fake).max(),
+                                     1, i)
+                side = np.asarray(Image.open(jobs[i].outs['side']))
+                self.assertEqual(side.shape[1], 3 * sizes[i][1])

@@ -66,8 +66,12 @@ def available_memory() -> Optional[int]:
 def layer_bytes_per_pixel(model, target: str) -> Optional[float]:
     """The largest input + output of one layer, in bytes per input pixel,
     over a probe translation into ``target``; None for a model that is not
-    a ``torch.nn.Module`` (e.g. an exported file)."""
+    a ``torch.nn.Module`` (e.g. an exported file) or not on the CPU (on a
+    GPU the tool reports a batch that runs out of memory and goes on)."""
     if not isinstance(model, nn.Module):
+        return None
+    dev = next(model.parameters()).device
+    if dev.type != 'cpu':
         return None
     largest = [0]
 
@@ -81,7 +85,6 @@ def layer_bytes_per_pixel(model, target: str) -> Optional[float]:
     leaves = [m for m in model.modules() if not any(m.children())]
     handles = [m.register_forward_hook(hook) for m in leaves]
     try:
-        dev = next(model.parameters()).device
         with torch.no_grad():
             model.translate(torch.zeros(1, 3, *_PROBE, device=dev), target)
     finally:
