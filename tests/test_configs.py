@@ -16,6 +16,9 @@ CONFIG_DIR = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
 CONFIGS = sorted(glob.glob(osp.join(CONFIG_DIR, '*.py')))
 PAPER_CONFIGS = ('uagit_horse2zebra.py', 'uagit_apple2orange.py')
 HOLISTIC_CONFIG = 'uagit-holistic-d_horse2zebra.py'
+AUTHORS_CODE_CONFIG = 'uagit-authors-code_horse2zebra.py'
+HUE_CONFIG = 'uagit_cpu_1xb1-2500iters_synthetichue64.py'
+TEXTURE_CONFIG = 'uagit_cpu_1xb1-2500iters_synthetic64.py'
 
 
 def setUpModule():
@@ -187,6 +190,9 @@ class TestConfigs(unittest.TestCase):
                 self.assertEqual(model.generator.num_blocks, 9)
                 self.assertEqual(model.cycle_loss.loss_weight, 10.0)
                 self.assertEqual(model.threshold, 0.1)
+                # the random binary mask (not in the paper) is off
+                self.assertIsNone(model.binary_mask_from)
+                self.assertEqual(model.generator_input, 'foreground')
                 self.assertEqual(model.switch_epoch, 30)
                 self.assertIsNone(model.switch_iter)
                 self.assertEqual(cfg.train_cfg.type, 'EpochBasedTrainLoop')
@@ -222,6 +228,43 @@ class TestConfigs(unittest.TestCase):
         self.assertEqual(dict(cfg.model, switch_epoch=None),
                          dict(base.model, switch_epoch=None))
         self.assertEqual(cfg.train_cfg, base.train_cfg)
+
+    def test_authors_code_variant(self):
+        cfg = self.cfgs[AUTHORS_CODE_CONFIG]
+        self.assertEqual(cfg.model.generator_input, 'full')
+        self.assertEqual(cfg.model.attention.up_kernel_size, 1)
+        base = self.cfgs['uagit_horse2zebra.py']
+        self.assertEqual(
+            dict(cfg.model, generator_input=None,
+                 attention=dict(cfg.model.attention, up_kernel_size=None)),
+            dict(base.model, generator_input=None,
+                 attention=dict(base.model.attention, up_kernel_size=None)))
+        self.assertEqual(cfg.train_cfg, base.train_cfg)
+        model = MODELS.build(cfg.model)
+        convs = [m for m in model.attentions['horse'].modules()
+                 if isinstance(m, nn.Conv2d)]
+        # 7x7 and 3x3 down, 3x3 residual convs, then 1x1 up and out convs
+        self.assertEqual([c.kernel_size[0] for c in convs[-3:]], [1, 1, 1])
+        self.assertEqual(model.generator_input, 'full')
+
+    def test_colour_only_cpu_config(self):
+        hue, tex = self.cfgs[HUE_CONFIG], self.cfgs[TEXTURE_CONFIG]
+        self.assertEqual(hue.data_root, 'data/synthetichue64')
+        for loader in ('train_dataloader', 'val_dataloader',
+                       'test_dataloader'):
+            self.assertEqual(hue[loader].dataset.data_root,
+                             'data/synthetichue64', loader)
+        for evaluator in ('test_evaluator', 'val_evaluator'):
+            (metric, ) = hue[evaluator].metrics
+            self.assertEqual(metric.judge, 'hue')
+            self.assertEqual(set(metric.appearance.values()), {'A', 'B'})
+            self.assertEqual(list(metric.appearance),
+                             list(hue.model.domains))
+        # model and schedule as in the texture config
+        self.assertEqual(dict(hue.model, domains=None),
+                         dict(tex.model, domains=None))
+        self.assertEqual(hue.train_cfg, tex.train_cfg)
+        self.assertEqual(hue.param_scheduler, tex.param_scheduler)
 
 
 if __name__ == '__main__':

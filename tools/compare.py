@@ -1,7 +1,11 @@
 """Train our model, its holistic-discriminator ablation and mmagic's CycleGAN
 under equal conditions on the built-in dataset, then print one table.
 
-    python tools/compare.py [--iters 1500] [--work-dir work_dirs/compare]
+    python tools/compare.py [--set texture|hue] [--iters 1500]
+                            [--work-dir work_dirs/compare]
+
+``--set texture`` (the default) is the smooth vs striped set, ``--set hue``
+the colour-only one (red-orange vs violet objects, with distractors).
 
 Each model is trained by tools/train.py and tested by tools/test.py in its own
 process, one after the other, so the timings do not disturb each other.
@@ -17,19 +21,34 @@ import sys
 import time
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+# per set: where its data goes, our model's config and the options that make
+# a config of the other set judge `translated` by this set's statistic
+SETS = {
+    'texture': ('data/synthetic64',
+                'configs/uagit_cpu_1xb1-2500iters_synthetic64.py', []),
+    'hue': ('data/synthetichue64',
+            'configs/uagit_cpu_1xb1-2500iters_synthetichue64.py',
+            ['test_evaluator.metrics.0.judge=hue',
+             'val_evaluator.metrics.0.judge=hue']),
+}
+# None: the set's own config of our model
 MODELS = {
-    'uagit': ('configs/uagit_cpu_1xb1-2500iters_synthetic64.py', []),
-    'uagit-holistic-d': ('configs/uagit_cpu_1xb1-2500iters_synthetic64.py',
-                         ['model.switch_iter=None']),
+    'uagit': (None, []),
+    'uagit-holistic-d': (None, ['model.switch_iter=None']),
     'cyclegan': ('configs/cyclegan_cpu_1xb1-2500iters_synthetic64.py', []),
 }
-COLUMNS = ['mask_iou', 'bg_change', 'fg_change', 'translated']
+COLUMNS = ['attn_on_object', 'attn_off_object', 'mask_iou', 'bg_change',
+           'fg_change', 'translated']
 
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--data-root', default='data/synthetic64',
-                   help='built-in dataset (made if missing)')
+    p.add_argument('--set', default='texture', choices=sorted(SETS),
+                   help='which built-in dataset: smooth vs striped objects '
+                   '(texture) or objects that differ in colour only (hue)')
+    p.add_argument('--data-root', default=None,
+                   help='where the built-in dataset is (made if missing); '
+                   'default data/synthetic64 or data/synthetichue64')
     p.add_argument('--work-dir', default='work_dirs/compare')
     p.add_argument('--iters', type=int, default=None,
                    help='training iterations for every model (default: the '
@@ -73,12 +92,18 @@ def main():
                          f'{sorted(MODELS)}')
     sys.path.insert(0, ROOT)
     from uagit_mm.datasets.synthetic import generate_dataset
-    generate_dataset(args.data_root)
+    default_root, own_config, judge_opts = SETS[args.set]
+    data_root = args.data_root or default_root
+    generate_dataset(data_root, kind=args.set)
     rows = []
     for name in names:
         config, extra = MODELS[name]
+        if config is None:
+            config = own_config
+        elif config != own_config:  # the baseline's config: this set's judge
+            extra = judge_opts + extra
         work = osp.join(args.work_dir, name)
-        opts = [f'data_root={args.data_root}'] + extra
+        opts = [f'data_root={data_root}'] + extra
         if args.iters:
             n = args.iters
             log_every = min(50, max(1, n // 10))
@@ -116,7 +141,9 @@ def main():
           ' | '.join(COLUMNS) + ' |')
     print('|---|---|---|---|' + '---|' * len(COLUMNS))
     for name, sec, wall, metrics in rows:
-        directions = sorted({k.split('/')[1] for k in metrics if '/' in k})
+        # the directions, not 'mean' (every direction has num_images)
+        directions = sorted(k.split('/')[1] for k in metrics
+                            if k.endswith('/num_images'))
         for d in directions:
             vals = [metrics.get(f'attn/{d}/{c}') for c in COLUMNS]
             cells = ['–' if v is None else f'{v:.3f}' for v in vals]

@@ -1,9 +1,9 @@
-r"""Generate the synthetic unpaired horse-like/zebra-like dataset with
-object masks.
+r"""Generate the synthetic unpaired two-domain dataset with object masks.
 
-Example:
-    python tools/make_synthetic_dataset.py data/synthetic --size 64 \
+Examples:
+    python tools/make_synthetic_dataset.py data/synthetic64 --size 64 \
         --num-train 400 --num-test 50
+    python tools/make_synthetic_dataset.py data/synthetichue64 --kind hue
 """
 import argparse
 import importlib.util
@@ -54,6 +54,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         '--seed', type=int, default=0, help='base random seed (>= 0)')
     parser.add_argument(
+        '--kind',
+        choices=('texture', 'hue'),
+        default='texture',
+        help="'texture': smooth vs striped objects (the default); 'hue': "
+        'red-orange vs violet objects that differ only in colour, with '
+        'distractors in other colours')
+    parser.add_argument(
         '--overwrite',
         action='store_true',
         help='replace an existing, different out_dir')
@@ -71,7 +78,8 @@ def main(argv=None) -> int:
             num_train=args.num_train,
             num_test=args.num_test,
             seed=args.seed,
-            overwrite=args.overwrite)
+            overwrite=args.overwrite,
+            kind=args.kind)
     except (ValueError, FileExistsError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 2
@@ -80,7 +88,7 @@ def main(argv=None) -> int:
     masks = sum(n for folder, n in counts.items() if folder.endswith('_mask'))
     print(
         f'{os.path.abspath(args.out_dir)}: {images} images and {masks} '
-        f'masks at {args.size}x{args.size} '
+        f'masks at {args.size}x{args.size}, kind {args.kind} '
         f'({", ".join(f"{k}={v}" for k, v in counts.items())}) '
         f'in {time.perf_counter() - start:.1f}s'
     )

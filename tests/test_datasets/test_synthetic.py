@@ -109,6 +109,134 @@ class TestRenderSample(unittest.TestCase):
                            _sample(1, 'B')[1]))
 
 
+class TestHueSet(unittest.TestCase):
+    """The colour-only kind (``kind='hue'``) and its judge."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.samples = {
+            d: [
+                synthetic.render_sample(
+                    synthetic.sample_rng(11, 'train', d, i), d, 64, 'hue')
+                for i in range(40)
+            ]
+            for d in 'AB'
+        }
+
+    @staticmethod
+    def _hsv(pixels):
+        hsv = cv2.cvtColor(
+            pixels.reshape(-1, 1, 3).astype(np.float32) / 255.0,
+            cv2.COLOR_RGB2HSV).reshape(-1, 3)
+        return hsv[:, 0], hsv[:, 1] * hsv[:, 2]
+
+    def test_texture_set_unchanged(self):
+        # sha256 of these samples made by the generator before the hue kind
+        # existed: adding it must not change a byte of the texture set
+        digest = hashlib.sha256()
+        for split in ('train', 'test'):
+            for d in 'AB':
+                for i in range(3):
+                    img, mask = _sample(0, d, 64, split, i)
+                    digest.update(img.tobytes())
+                    digest.update(mask.tobytes())
+        self.assertEqual(
+            digest.hexdigest(),
+            'b7ce9590c99749f890004a3a74a1327e69388369072fa493e9642db09b90acd2')
+
+    def test_objects_differ_only_in_hue(self):
+        stats = {}
+        for d, samples in self.samples.items():
+            hue, chroma = self._hsv(
+                np.concatenate([img[m > 0] for img, m in samples]))
+            dist = np.abs((hue - synthetic.HUES[d] + 180) % 360 - 180)
+            # (almost) every object pixel within the domain's hue range
+            self.assertGreater(np.mean(dist < 15), 0.97, d)
+            stats[d] = chroma.mean(), np.concatenate(
+                [img[m > 0].max(1) for img, m in samples]).mean()
+        # same colourfulness and brightness in both domains
+        self.assertLess(abs(stats['A'][0] - stats['B'][0]), 0.05, stats)
+        self.assertLess(abs(stats['A'][1] - stats['B'][1]), 10.0, stats)
+
+    def test_distractors_in_other_hues_outside_the_mask(self):
+        lo, hi = synthetic.DISTRACTOR_HUES
+        for d, samples in self.samples.items():
+            for i, (img, m) in enumerate(samples):
+                hue, chroma = self._hsv(img[m == 0])
+                # a distractor: at least 15 strongly coloured background
+                # pixels in the distractor hue range
+                found = (hue >= lo) & (hue <= hi) & (chroma > 0.3)
+                self.assertGreater(found.sum(), 15, (d, i))
+                # the object's own hue and colour only in a few pixels of
+                # clutter (the shared background has small red specks)
+                dist = np.abs((hue - synthetic.HUES[d] + 180) % 360 - 180)
+                self.assertLess(((dist < 10) & (chroma > 0.45)).mean(), 0.02,
+                                (d, i))
+
+    def test_hue_score_separates_domains_and_mixtures(self):
+        scores = {
+            d: [synthetic.hue_score(img, m) for img, m in s]
+            for d, s in self.samples.items()
+        }
+        self.assertLess(max(scores['A']), 0.2, scores['A'])
+        self.assertGreater(min(scores['B']), 0.8, scores['B'])
+        img_a, m_a = self.samples['A'][0]
+        img_b, m_b = self.samples['B'][0]
+        for img, m, d in ((img_a, m_a, 'A'), (img_b, m_b, 'B')):
+            self.assertTrue(synthetic.is_translated(img, m, d, 'hue'))
+            self.assertFalse(
+                synthetic.is_translated(img, m, 'AB'.replace(d, ''), 'hue'))
+        # the A object painted violet counts as translated to B
+        violet = np.where(m_a[..., None] > 0, np.array([150, 60, 200]),
+                          img_a).astype(np.uint8)
+        self.assertTrue(synthetic.is_translated(violet, m_a, 'B', 'hue'))
+        # a half-and-half blend of red-orange and violet is undecided
+        half = (0.5 * img_a.astype(float) + 0.5 * violet).round()
+        self.assertAlmostEqual(
+            synthetic.hue_score(half.astype(np.uint8), m_a), 0.5, delta=0.15)
+        # a grey object has no hue: 0.5, translated to neither domain
+        grey = np.where(m_a[..., None] > 0, 128, img_a).astype(np.uint8)
+        self.assertEqual(synthetic.hue_score(grey, m_a), 0.5)
+        self.assertFalse(synthetic.is_translated(grey, m_a, 'A', 'hue'))
+        self.assertFalse(synthetic.is_translated(grey, m_a, 'B', 'hue'))
+        # the stripe statistic cannot see the colour-only difference
+        self.assertLess(synthetic.stripe_score(violet, m_a), 0.5)
+        with self.assertRaisesRegex(ValueError, 'kind'):
+            synthetic.appearance_score(img_a, m_a, 'colour')
+        with self.assertRaisesRegex(ValueError, 'empty'):
+            synthetic.hue_score(img_a, np.zeros_like(m_a))
+
+    def test_dataset_kind_recorded_and_cli(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            kwargs = dict(size=32, num_train=2, num_test=1, seed=3)
+            synthetic.generate_dataset(f'{tmp}/tex', **kwargs)
+            synthetic.generate_dataset(f'{tmp}/hue', kind='hue', **kwargs)
+            meta = {
+                k: json.loads(Path(f'{tmp}/{k}/dataset.json').read_text())
+                for k in ('tex', 'hue')
+            }
+            # texture sets keep the dataset.json they always had
+            self.assertNotIn('kind', meta['tex'])
+            self.assertEqual(meta['hue']['kind'], 'hue')
+            self.assertNotEqual(_md5(f'{tmp}/tex/trainA/000000.png'),
+                                _md5(f'{tmp}/hue/trainA/000000.png'))
+            # same arguments but another kind: not this dataset
+            with self.assertRaises(FileExistsError):
+                synthetic.generate_dataset(f'{tmp}/tex', kind='hue',
+                                           **kwargs)
+            with self.assertRaisesRegex(ValueError, 'kind'):
+                synthetic.generate_dataset(f'{tmp}/x', kind='colour')
+            proc = subprocess.run(
+                [sys.executable, str(TOOL_PATH), f'{tmp}/cli', '--kind',
+                 'hue', '--size', '32', '--num-train', '2', '--num-test',
+                 '1', '--seed', '3'],
+                capture_output=True, text=True)
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            self.assertIn('kind hue', proc.stdout)
+            self.assertEqual(_md5(f'{tmp}/cli/trainB/000001.png'),
+                             _md5(f'{tmp}/hue/trainB/000001.png'))
+
+
 class TestStatistics(unittest.TestCase):
 
     @classmethod

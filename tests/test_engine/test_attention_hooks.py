@@ -51,11 +51,68 @@ class TestAttentionCollapseHook(TestCase):
         seq = [(0.01, 0.3), (0.01, 0.3), (0.01, 0.3), (0.2, 0.3)] * 3
         self.assertEqual(self._feed(hook, seq), [])
 
+    def _feed_sharpness(self, hook, steps):
+        """steps: (phase, inside_a, grey_a, inside_b, grey_b) per
+        iteration."""
+        runner = SimpleNamespace(iter=0)
+        with mock.patch(
+                'uagit_mm.engine.hooks.attention_collapse_hook.print_log'
+        ) as log:
+            for i, (phase, in_a, grey_a, in_b, grey_b) in enumerate(steps):
+                runner.iter = i
+                hook.after_train_iter(
+                    runner, i, None, {
+                        'mask_mean_a': torch.tensor(0.2),
+                        'mask_mean_b': torch.tensor(0.2),
+                        'mask_inside_a': torch.tensor(in_a),
+                        'mask_grey_a': torch.tensor(grey_a),
+                        'mask_inside_b': torch.tensor(in_b),
+                        'mask_grey_b': torch.tensor(grey_b),
+                        'phase': torch.tensor(float(phase))
+                    })
+        return [c.args[0] for c in log.call_args_list]
+
+    def test_grey_mask_at_the_switch_warns_naming_the_knobs(self):
+        hook = AttentionCollapseHook(window=4)
+        # 'a' grey (0.47 above tau, 90 % grey), 'b' sharp, until the switch
+        steps = [(1, 0.1, 0.0, 0.1, 0.0)] * 5 + \
+            [(1, 0.47, 0.9, 0.97, 0.05)] * 4 + [(2, 0.47, 0.9, 0.97, 0.05)] * 3
+        msgs = self._feed_sharpness(hook, steps)
+        self.assertEqual(len(msgs), 1, msgs)
+        self.assertIn("domain 'a'", msgs[0])
+        self.assertIn('iteration 10', msgs[0])  # the first phase-2 one
+        self.assertIn('0.47', msgs[0])  # the window's mean, not earlier
+        self.assertIn('90%', msgs[0])
+        for knob in ('model.binary_mask_from', 'model.switch_iter',
+                     'model.threshold', 'model.freeze_attention'):
+            self.assertIn(knob, msgs[0])
+
+    def test_sharp_masks_or_no_switch_do_not_warn(self):
+        sharp = [(1, 0.95, 0.05, 0.9, 0.1)] * 6 + [(2, 0.95, 0.05, 0.9, 0.1)]
+        self.assertEqual(
+            self._feed_sharpness(AttentionCollapseHook(window=4), sharp), [])
+        # grey, but never switching (holistic ablation) or resumed in phase 2
+        grey = [(1, 0.5, 0.9, 0.5, 0.9)] * 6
+        self.assertEqual(
+            self._feed_sharpness(AttentionCollapseHook(window=4), grey), [])
+        self.assertEqual(
+            self._feed_sharpness(AttentionCollapseHook(window=4),
+                                 [(2, 0.5, 0.9, 0.5, 0.9)] * 3), [])
+        # a grey share above max_grey alone is enough
+        steps = [(1, 0.85, 0.5, 0.9, 0.1)] * 3 + [(2, 0.85, 0.5, 0.9, 0.1)]
+        msgs = self._feed_sharpness(AttentionCollapseHook(window=4), steps)
+        self.assertEqual(len(msgs), 1)
+        self.assertIn("domain 'a'", msgs[0])
+
     def test_bad_arguments(self):
         with self.assertRaises(ValueError):
             AttentionCollapseHook(patience=0)
         with self.assertRaises(ValueError):
             AttentionCollapseHook(low=0.9, high=0.1)
+        with self.assertRaises(ValueError):
+            AttentionCollapseHook(window=0)
+        with self.assertRaises(ValueError):
+            AttentionCollapseHook(max_grey=1.5)
 
 
 class FakeDataset:

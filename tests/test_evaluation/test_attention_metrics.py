@@ -41,6 +41,20 @@ class TestImageStats(TestCase):
         self.assertAlmostEqual(s['bg_change'], 0.2, places=6)
         self.assertAlmostEqual(s['fg_change'], 0.2, places=6)
 
+    def test_attention_on_and_off_the_object(self):
+        gt = square_mask()  # 64 object pixels of 256
+        att = gt * 0.47  # finds the object, grey on it
+        att[0, :16] = 0.2  # 16 background pixels
+        s = image_stats(np.zeros((3, 16, 16)), np.zeros((3, 16, 16)), gt, att)
+        self.assertAlmostEqual(s['attn_on_object'], 0.47, places=6)
+        self.assertAlmostEqual(s['attn_off_object'], 16 * 0.2 / 192,
+                               places=6)
+        self.assertEqual(s['mask_iou'], 0.0)  # nothing above 0.5
+        no_attn = image_stats(np.zeros((3, 16, 16)), np.zeros((3, 16, 16)),
+                              gt)
+        self.assertNotIn('attn_on_object', no_attn)
+        self.assertNotIn('attn_off_object', no_attn)
+
     def test_threshold_is_half(self):
         gt = square_mask()
         att = gt * 0.5  # exactly 0.5 is not attended
@@ -71,6 +85,8 @@ class TestAttentionTranslationMetric(TestCase):
         out = metric.evaluate()
         self.assertAlmostEqual(out['attn/a2b/mask_iou'], 0.5)
         self.assertAlmostEqual(out['attn/a2b/bg_change'], 0.05, places=6)
+        self.assertAlmostEqual(out['attn/a2b/attn_on_object'], 0.5)
+        self.assertAlmostEqual(out['attn/a2b/attn_off_object'], 0.0)
         self.assertEqual(out['attn/a2b/num_images'], 2)
         self.assertNotIn('attn/b2a/mask_iou', out)
 
@@ -112,7 +128,32 @@ class TestAttentionTranslationMetric(TestCase):
         metric.process(None, samples)
         self.assertAlmostEqual(metric.evaluate()['attn/a2b/translated'], 0.5)
 
+    def test_hue_judge_on_the_colour_only_set(self):
+        rng = np.random.default_rng(0)
+        samples = []
+        for _ in range(4):
+            img_a, mask_a = render_sample(rng, 'A', 64, kind='hue')
+            # a perfect "translation": the object in B's violet (hue 279);
+            # the stripe statistic cannot tell it from an untranslated one
+            violet = np.where(mask_a[..., None] > 0, np.array(
+                [150, 60, 200]), img_a).astype(np.uint8)
+            samples.append(sample(img_a.transpose(2, 0, 1),
+                                  violet.transpose(2, 0, 1), mask_a / 255.0))
+            samples.append(sample(img_a.transpose(2, 0, 1),
+                                  img_a.transpose(2, 0, 1), mask_a / 255.0))
+        results = {}
+        for judge in ('hue', 'texture'):
+            metric = AttentionTranslationMetric(
+                domains=['a', 'b'], appearance={'a': 'A', 'b': 'B'},
+                judge=judge, channel_order='RGB')
+            metric.process(None, samples)
+            results[judge] = metric.evaluate()['attn/a2b/translated']
+        self.assertAlmostEqual(results['hue'], 0.5)
+        self.assertAlmostEqual(results['texture'], 0.0)
+
     def test_bad_arguments(self):
+        with self.assertRaisesRegex(ValueError, 'judge'):
+            AttentionTranslationMetric(judge='stripes')
         with self.assertRaises(ValueError):
             AttentionTranslationMetric(channel_order='XYZ')
         with self.assertRaises(ValueError):

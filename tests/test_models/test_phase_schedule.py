@@ -4,7 +4,7 @@ import torch
 from mmengine import MessageHub
 
 from uagit_mm.errors import ConfigError
-from uagit_mm.models import PhaseSchedule
+from uagit_mm.models import PhaseSchedule, sample_binary_mask
 
 
 def hub(it=0, epoch=0):
@@ -53,11 +53,52 @@ class TestPhaseSchedule(TestCase):
         self.assertEqual(mask.flatten().tolist(), [0.0, 0.0, 1.0, 1.0])
         self.assertFalse(mask.requires_grad)
 
+    def test_binary_mask_from_until_the_attention_is_frozen(self):
+        schedule = PhaseSchedule(switch_iter=5, binary_mask_from=2)
+        self.assertEqual(
+            [schedule.state(hub(it)).binary_mask for it in range(7)],
+            [False, False, True, True, True, False, False])
+        # off by default (the paper); on in phase 2 when the attention trains
+        self.assertFalse(
+            any(PhaseSchedule(switch_iter=5).state(hub(it)).binary_mask
+                for it in range(7)))
+        unfrozen = PhaseSchedule(switch_iter=1, freeze_attention=False,
+                                 binary_mask_from=0)
+        self.assertTrue(unfrozen.state(hub(3)).binary_mask)
+
+    def test_sample_binary_mask(self):
+        torch.manual_seed(0)
+        attention = torch.tensor([0.0, 0.3, 0.7, 1.0]).view(4, 1, 1, 1)
+        attention = attention.expand(4, 1, 2, 2).contiguous()
+        attention.requires_grad_(True)
+        mask = sample_binary_mask(attention)
+        self.assertEqual(mask.shape, attention.shape)
+        self.assertTrue(set(mask.unique().tolist()) <= {0.0, 1.0})
+        # one threshold per image: each image's mask is all 0 or all 1
+        self.assertTrue(all(len(m.unique()) == 1 for m in mask))
+        self.assertEqual(mask[0].max().item(), 0.0)  # a = 0: never
+        self.assertEqual(mask[3].min().item(), 1.0)  # a = 1: always
+        # straight-through: the gradient reaches the attention unchanged
+        weight = torch.randn_like(attention)
+        (mask * weight).sum().backward()
+        self.assertTrue(torch.equal(attention.grad, weight))
+        # the threshold is uniform: E[mask] = a
+        many = torch.full((4000, 1, 1, 1), 0.3)
+        self.assertAlmostEqual(sample_binary_mask(many).mean().item(), 0.3,
+                               delta=0.03)
+        # thresholds drawn from torch's generator: reproducible by seed
+        torch.manual_seed(1)
+        first = sample_binary_mask(many)
+        torch.manual_seed(1)
+        self.assertTrue(torch.equal(first, sample_binary_mask(many)))
+
     def test_validation_names_the_model_keys(self):
         for kwargs, key in ((dict(threshold=1.5), r'model\.threshold'),
                             (dict(threshold=-0.1), r'model\.threshold'),
                             (dict(switch_iter=-1), r'model\.switch_iter'),
                             (dict(switch_epoch=-2), r'model\.switch_epoch'),
+                            (dict(binary_mask_from=-1),
+                             r'model\.binary_mask_from'),
                             (dict(switch_iter=1, switch_epoch=1),
                              r'model\.switch_epoch')):
             with self.subTest(**kwargs):

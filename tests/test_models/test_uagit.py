@@ -1,5 +1,5 @@
 from copy import deepcopy
-from unittest import TestCase
+from unittest import TestCase, mock
 
 import torch
 from mmengine import MessageHub
@@ -10,6 +10,7 @@ from mmagic.engine.optimizers import MultiOptimWrapperConstructor
 from mmagic.registry import MODELS
 from mmagic.structures import DataSample
 from uagit_mm.errors import ConfigError
+from uagit_mm.models import compose
 
 TINY = dict(
     type='UAGIT',
@@ -34,7 +35,8 @@ OPTIM = dict(
 LOG_KEYS = {
     'loss_gan_d_a', 'loss_gan_d_b', 'loss_gan_g_a', 'loss_gan_g_b',
     'loss_cycle_a', 'loss_cycle_b', 'mask_mean_a', 'mask_mean_b',
-    'mask_above_tau_a', 'mask_above_tau_b', 'phase'
+    'mask_above_tau_a', 'mask_above_tau_b', 'mask_inside_a', 'mask_inside_b',
+    'mask_grey_a', 'mask_grey_b', 'phase'
 }
 
 init_default_scope('mmagic')
@@ -247,6 +249,86 @@ class TestSchedule(TestCase):
             log = model.train_step(batch(n=2), optim)
         self.assertEqual(set(log), LOG_KEYS | {'loss_id_a', 'loss_id_b'})
         self.assertTrue(all(torch.isfinite(v) for v in log.values()))
+
+
+class TestBinaryMask(TestCase):
+    """model.binary_mask_from: random binary masks in the training
+    composite (not in the paper; off by default)."""
+
+    def _inputs(self, model):
+        return model.data_preprocessor(batch(), True)['inputs']
+
+    def test_training_composite_uses_a_randomly_thresholded_mask(self):
+        model = build(binary_mask_from=0)
+        for d in ('a', 'b'):
+            model.attentions[d] = HalfAttention()  # 0.05 left, 0.9 right
+        inputs = self._inputs(model)
+        real = inputs['img_a']
+        for seed in range(6):
+            torch.manual_seed(seed)
+            out = model.forward_cycle(inputs, True, binary_mask=True)
+            torch.manual_seed(seed)
+            u = torch.rand(1, 1, 1, 1)  # the first draw: real_a's threshold
+            mask = (out['attn_a'] > u).float()
+            gen = model.generators['b'](mask * real)
+            self.assertTrue(torch.allclose(out['fake_b'],
+                                           compose(real, mask, gen)))
+            # every pixel is either the generator's or the input's: no blend
+            is_gen = torch.isclose(out['fake_b'], gen)
+            is_src = torch.isclose(out['fake_b'], real)
+            self.assertTrue(bool((is_gen | is_src).all()))
+            # attn_<d> stays the continuous map (logs, pool, phase 2)
+            self.assertTrue(torch.equal(out['attn_a'],
+                                        HalfAttention()(real)))
+        # off: the paper's soft composite
+        out = model.forward_cycle(inputs, True, binary_mask=False)
+        attn = out['attn_a']
+        self.assertTrue(torch.allclose(
+            out['fake_b'],
+            compose(real, attn, model.generators['b'](attn * real))))
+
+    def test_train_step_follows_the_schedule_and_changes_the_loss(self):
+        logs = {}
+        for knob in (None, 0):
+            torch.manual_seed(0)
+            model = build(binary_mask_from=knob, switch_iter=2)
+            optim = MultiOptimWrapperConstructor(deepcopy(OPTIM))(model)
+            calls, handles = [], [
+                p.register_hook(lambda g: calls.append(g.abs().sum().item()))
+                for p in model.attentions.parameters()
+            ]
+            seen = []
+            original = model.forward_cycle
+            with mock.patch.object(
+                    model, 'forward_cycle',
+                    side_effect=lambda *a: seen.append(a[2]) or original(*a)):
+                for it in range(3):
+                    set_iter(it)
+                    torch.manual_seed(10 + it)
+                    log = model.train_step(batch(), optim)
+                    logs.setdefault(knob, []).append(log)
+            for h in handles:
+                h.remove()
+            # on until the switch freezes the attention, never when off
+            self.assertEqual(seen, [knob is not None] * 2 + [False])
+            # the straight-through gradient reaches the attention networks
+            self.assertGreater(sum(calls), 0)
+        on, off = logs[0][0], logs[None][0]
+        self.assertEqual(set(on), set(off))
+        self.assertNotEqual(on['loss_cycle_a'].item(),
+                            off['loss_cycle_a'].item())
+
+    def test_test_time_keeps_the_continuous_mask(self):
+        model = build(binary_mask_from=0)
+        set_iter(0)
+        x = torch.rand(2, 3, 32, 32) * 2 - 1
+        out, attn = model.translate(x, 'b')
+        gen = model.generators['b'](attn * x)
+        self.assertTrue(torch.allclose(out, attn * gen + (1 - attn) * x))
+
+    def test_bad_value(self):
+        with self.assertRaisesRegex(ConfigError, r'model\.binary_mask_from'):
+            build(binary_mask_from=-5)
 
 
 class TestPredict(TestCase):

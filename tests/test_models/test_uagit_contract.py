@@ -45,7 +45,8 @@ ADAM = OURS['generators']['optimizer']
 D_KEYS = {'loss_gan_d_a', 'loss_gan_d_b'}
 G_KEYS = {'loss_gan_g_a', 'loss_gan_g_b', 'loss_cycle_a', 'loss_cycle_b'}
 MASK_KEYS = {'mask_mean_a', 'mask_mean_b', 'mask_above_tau_a',
-             'mask_above_tau_b', 'phase'}
+             'mask_above_tau_b', 'mask_inside_a', 'mask_inside_b',
+             'mask_grey_a', 'mask_grey_b', 'phase'}
 
 
 def build(**kwargs):

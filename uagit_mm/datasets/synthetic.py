@@ -1,16 +1,28 @@
 """Deterministic synthetic unpaired two-domain dataset with ground-truth
 object masks.
 
-Domain ``A`` ("horse-like"): 1-2 animal-like shapes (ellipse body, head, legs,
-optional tail), smooth shaded brownish/orange. Domain ``B`` ("zebra-like"):
-the same kinds of shapes, near-black/near-white stripes. Both share one
-background distribution (sky/ground gradient, soft noise, varied clutter), so
-only the objects should change under translation. Objects are painted last
+Two kinds of set:
+
+- ``'texture'`` (the default): domain ``A`` ("horse-like") holds 1-2
+  animal-like shapes (ellipse body, head, legs, optional tail), smooth shaded
+  brownish/orange; domain ``B`` ("zebra-like") the same kinds of shapes with
+  near-black/near-white stripes.
+- ``'hue'`` (colour only, like apple2orange): the same shapes with the same
+  smooth shading, saturation and brightness in both domains; only the hue
+  differs (``A`` red-orange, ``B`` violet, :data:`HUES`). Each image also
+  holds 1-2 animal-shaped distractors in other hues (yellow to blue), drawn
+  under the objects and outside their masks, so the shape alone does not
+  say what to translate.
+
+Both domains of both kinds share one background distribution (sky/ground
+gradient, soft noise, varied clutter), so only the objects should change
+under translation. Objects are painted last
 without anti-aliasing: the mask is exactly the object pixels. Disk layout:
 CycleGAN's ``trainA``/``trainB``/``testA``/``testB`` plus ``<folder>_mask``
 (single-channel PNG, 255 = object) with identical file names.
 """
 from __future__ import annotations
+import colorsys
 import json
 import os
 import shutil
@@ -22,6 +34,12 @@ import numpy as np
 
 DOMAINS = ('A', 'B')
 SPLITS = ('train', 'test')
+KINDS = ('texture', 'hue')
+# hue set: centre hue (degrees) of each domain's objects, +-HUE_SPREAD; the
+# distractors' hues come from DISTRACTOR_HUES, at least 40 degrees from both
+HUES = {'A': 12.0, 'B': 280.0}
+HUE_SPREAD = 8.0
+DISTRACTOR_HUES = (55.0, 235.0)
 FORMAT_VERSION = 1
 _SALT = 0xA66A7  # keeps these streams apart from raw ``default_rng(seed)``
 _CLUTTER_PALETTE = np.array([(45, 95, 40), (70, 120, 45), (120, 120, 115),
@@ -191,17 +209,32 @@ def _place_animals(rng: np.random.Generator, size: int) -> List[np.ndarray]:
         'could not place objects; this should not happen')  # pragma: no cover
 
 
-def _paint_object(rng: np.random.Generator, img: np.ndarray, mask: np.ndarray,
-                  domain: str) -> None:
+def _paint_object(rng: np.random.Generator,
+                  img: np.ndarray,
+                  mask: np.ndarray,
+                  domain: str,
+                  kind: str = 'texture',
+                  hue: float = None) -> None:
     """Paints one object's pixels of ``img`` in place with the domain's
-    appearance."""
+    appearance (``kind`` 'texture' or 'hue'); with ``kind='hue'``, ``hue``
+    (degrees) replaces the domain's hue (the distractors)."""
     size, (ys, xs) = img.shape[0], np.nonzero(mask)
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float64)
     extent, ang = max(xs.max() - xs.min(),
                       ys.max() - ys.min(), 1) / 2.0, rng.uniform(0, 2 * np.pi)
     proj = ((xx - xs.mean()) * np.cos(ang) +
             (yy - ys.mean()) * np.sin(ang)) / extent
-    if domain == 'A':
+    if kind == 'hue':
+        # texture A's smooth shading, with saturation and brightness drawn
+        # alike in both domains: only the hue tells them apart
+        if hue is None:
+            hue = HUES[domain] + rng.uniform(-HUE_SPREAD, HUE_SPREAD)
+        base = 255.0 * np.array(
+            colorsys.hsv_to_rgb(hue % 360.0 / 360.0, rng.uniform(0.6, 0.85),
+                                rng.uniform(150, 215) / 255.0))
+        tex = base * (
+            1.0 + rng.uniform(0.12, 0.22) * np.clip(proj, -1, 1))[..., None]
+    elif domain == 'A':
         red = rng.uniform(150, 215)
         base = np.array([
             red, red * rng.uniform(0.45, 0.65), red * rng.uniform(0.15, 0.35)
@@ -226,28 +259,76 @@ def _paint_object(rng: np.random.Generator, img: np.ndarray, mask: np.ndarray,
     img[mask] = tex[mask]
 
 
+def _paint_distractors(rng: np.random.Generator, img: np.ndarray) -> None:
+    """Paints 1-2 smooth animal-shaped distractors (each 3-7 % of the
+    image) in hues from :data:`DISTRACTOR_HUES` into ``img``, in place."""
+    size = img.shape[0]
+    for _ in range(int(rng.integers(1, 3))):
+        parts, unit_area = _animal_parts(rng)
+        s = np.sqrt(rng.uniform(0.03, 0.07) * size * size / unit_area)
+        ang = np.deg2rad(rng.uniform(-35, 35))
+        rot = np.array([[np.cos(ang), -np.sin(ang)],
+                        [np.sin(ang), np.cos(ang)]])
+        parts = [(p * (rng.choice([-1.0, 1.0]), 1.0)) @ rot.T * s
+                 for p in parts]
+        lo = np.min([p.min(0) for p in parts], 0)
+        hi = np.max([p.max(0) for p in parts], 0)
+        off = rng.uniform(-lo, np.maximum(size - 1 - hi, -lo))
+        m = np.zeros((size, size), np.uint8)
+        for p in parts:
+            cv2.fillPoly(m, [np.round((p + off) * 16).astype(np.int32)], 255,
+                         cv2.LINE_8, shift=4)
+        if m.any():
+            _paint_object(rng, img, m > 0, 'A', 'hue',
+                          hue=rng.uniform(*DISTRACTOR_HUES))
+
+
 def render_sample(rng: np.random.Generator,
                   domain: str,
-                  size: int = 64) -> Tuple[np.ndarray, np.ndarray]:
+                  size: int = 64,
+                  kind: str = 'texture') -> Tuple[np.ndarray, np.ndarray]:
     """Renders one image of ``domain`` and its object mask.
 
     Args:
         rng: Source of randomness; the output depends only on its state.
-        domain: ``'A'`` (smooth brownish objects) or ``'B'`` (striped objects).
+        domain: ``'A'`` or ``'B'``.
         size: Side length in pixels (>= 32); all geometry scales with it.
+        kind: ``'texture'`` (A smooth brownish, B striped objects) or
+            ``'hue'`` (A red-orange, B violet objects, same shading, plus
+            distractors in other hues outside the mask).
 
     Returns:
         ``(image, mask)``: HxWx3 uint8 RGB image and HxW uint8 mask in
         {0, 255}.
     """
     _check_choice('domain', domain, DOMAINS)
+    _check_choice('kind', kind, KINDS)
     _check_int('size', size, 32)
-    img, masks = _background(rng, size), _place_animals(rng, size)
+    img = _background(rng, size)
+    if kind == 'hue':
+        _paint_distractors(rng, img)
+    masks = _place_animals(rng, size)
     for m in masks:
-        _paint_object(rng, img, m, domain)
+        _paint_object(rng, img, m, domain, kind)
     img += rng.normal(0.0, 2.0, img.shape)  # mild sensor noise, everywhere
     return np.clip(np.round(img), 0, 255).astype(
         np.uint8), (np.any(masks, axis=0) * 255).astype(np.uint8)
+
+
+def _object_pixels(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Checks an RGB uint8 image and its object mask; returns the mask as
+    bool."""
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(
+            f'image must be HxWx3 uint8, got {image.dtype} {image.shape}')
+    if mask.shape != image.shape[:2]:
+        raise ValueError(
+            f'mask shape {mask.shape} does not match image {image.shape[:2]}')
+    m = mask if mask.dtype == bool else (
+        mask > 0.5 if mask.max() <= 1 else mask >= 128)
+    if not m.any():
+        raise ValueError('mask is empty')
+    return m
 
 
 def stripe_score(image: np.ndarray, mask: np.ndarray) -> float:
@@ -268,16 +349,7 @@ def stripe_score(image: np.ndarray, mask: np.ndarray) -> float:
     Raises:
         ValueError: On bad shapes/dtypes or an empty mask.
     """
-    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(
-            f'image must be HxWx3 uint8, got {image.dtype} {image.shape}')
-    if mask.shape != image.shape[:2]:
-        raise ValueError(
-            f'mask shape {mask.shape} does not match image {image.shape[:2]}')
-    m = mask if mask.dtype == bool else (
-        mask > 0.5 if mask.max() <= 1 else mask >= 128)
-    if not m.any():
-        raise ValueError('mask is empty')
+    m = _object_pixels(image, mask)
     px = image.astype(np.float64)
     gray, chroma = px.mean(axis=2), px.max(axis=2) - px.min(axis=2)
     frac = (((gray < 80) | (gray > 170)) & (chroma < 50))[m].mean()
@@ -293,14 +365,64 @@ def stripe_score(image: np.ndarray, mask: np.ndarray) -> float:
         np.clip(0.5 * frac + 0.25 * spread + 0.25 * texture, 0.0, 1.0))
 
 
-def is_translated(image: np.ndarray, mask: np.ndarray,
-                  target_domain: str) -> bool:
+def _hue_distance(a: float, b: float) -> float:
+    """Distance in degrees between two hues on the colour circle."""
+    return abs((a - b + 180.0) % 360.0 - 180.0)
+
+
+def hue_score(image: np.ndarray, mask: np.ndarray) -> float:
+    """Scores how violet ('B-like') the object region of a hue-set image is.
+
+    The object's mean hue (the circular mean of its pixels' hues, each
+    weighted by its chroma, saturation x value) is placed between the two
+    domains' hues (:data:`HUES`): ``d_A / (d_A + d_B)`` with ``d_X`` its
+    distance on the colour circle to domain X's hue. Red-orange ``A``
+    objects score near 0, violet ``B`` objects near 1, a half-and-half mix
+    about 0.5. An object without colour (mean chroma below 0.1: grey, black
+    or white) scores 0.5, undecided.
+
+    Args:
+        image: HxWx3 uint8 RGB image.
+        mask: HxW object mask (bool, {0, 1} or {0, 255}).
+
+    Returns:
+        Score in [0, 1].
+
+    Raises:
+        ValueError: On bad shapes/dtypes or an empty mask.
+    """
+    m = _object_pixels(image, mask)
+    hsv = cv2.cvtColor(image.astype(np.float32) / 255.0, cv2.COLOR_RGB2HSV)
+    hue = np.deg2rad(hsv[..., 0][m].astype(np.float64))
+    weight = (hsv[..., 1] * hsv[..., 2])[m].astype(np.float64)
+    if weight.mean() < 0.1:
+        return 0.5
+    mean = np.rad2deg(
+        np.arctan2((weight * np.sin(hue)).sum(), (weight * np.cos(hue)).sum()))
+    d_a, d_b = (_hue_distance(mean, HUES[d]) for d in DOMAINS)
+    return float(d_a / (d_a + d_b)) if d_a + d_b > 0 else 0.5
+
+
+def appearance_score(image: np.ndarray,
+                     mask: np.ndarray,
+                     kind: str = 'texture') -> float:
+    """How much the object looks like domain ``B`` of a set of ``kind``, in
+    [0, 1] (0 = A, 1 = B): :func:`stripe_score` for 'texture',
+    :func:`hue_score` for 'hue'."""
+    _check_choice('kind', kind, KINDS)
+    return (hue_score if kind == 'hue' else stripe_score)(image, mask)
+
+
+def is_translated(image: np.ndarray,
+                  mask: np.ndarray,
+                  target_domain: str,
+                  kind: str = 'texture') -> bool:
     """True when the object region looks like ``target_domain``.
 
-    Compares ``stripe_score`` with 0.5.
+    Compares :func:`appearance_score` with 0.5.
     """
     _check_choice('target_domain', target_domain, DOMAINS)
-    score = stripe_score(image, mask)
+    score = appearance_score(image, mask, kind)
     return score > 0.5 if target_domain == 'B' else score < 0.5
 
 
@@ -326,7 +448,8 @@ def generate_dataset(out_dir: str,
                      num_train: int = 400,
                      num_test: int = 50,
                      seed: int = 0,
-                     overwrite: bool = False) -> Dict[str, int]:
+                     overwrite: bool = False,
+                     kind: str = 'texture') -> Dict[str, int]:
     """Writes the dataset to ``out_dir`` and returns the number of files per
     folder.
 
@@ -343,6 +466,8 @@ def generate_dataset(out_dir: str,
         seed: Non-negative base seed; each image uses
             ``sample_rng(seed, split, domain, i)``.
         overwrite: Replace an existing, different ``out_dir``.
+        kind: 'texture' (smooth vs striped objects) or 'hue' (red-orange
+            vs violet objects, with distractors); see :func:`render_sample`.
 
     Returns:
         Counts per folder, e.g. ``{'trainA': 400, 'trainA_mask': 400, ...}``.
@@ -356,6 +481,7 @@ def generate_dataset(out_dir: str,
                                                       1),
                                  ('num_test', num_test, 1), ('seed', seed, 0)):
         _check_int(name, value, minimum)
+    _check_choice('kind', kind, KINDS)
     nums = {'train': int(num_train), 'test': int(num_test)}
     counts = {
         f'{s}{d}{suffix}': nums[s]
@@ -371,6 +497,8 @@ def generate_dataset(out_dir: str,
         'seed': int(seed),
         'counts': counts
     }
+    if kind != 'texture':  # texture sets keep the dataset.json they had
+        meta['kind'] = kind
     out_dir = os.path.abspath(out_dir)
     if _is_complete(out_dir, meta):
         return dict(counts)
@@ -397,7 +525,8 @@ def generate_dataset(out_dir: str,
                 os.makedirs(img_dir), os.makedirs(mask_dir)
                 for i in range(nums[split]):
                     image, mask = render_sample(
-                        sample_rng(seed, split, domain, i), domain, size)
+                        sample_rng(seed, split, domain, i), domain, size,
+                        kind)
                     name = f'{i:06d}.png'
                     if not (cv2.imwrite(
                             os.path.join(img_dir, name), image[..., ::-1], png)

@@ -6,11 +6,17 @@ writes them to ``testA_mask/`` and ``testB_mask/``). Per direction
 
 - ``mask_iou``: IoU of the attention thresholded at 0.5 with the object mask
   (models with attention only);
+- ``attn_on_object`` / ``attn_off_object``: mean attention over object /
+  background pixels (models with attention only): a mask that finds the
+  object but stays grey on it (say 0.47 on / 0.003 off) has a poor IoU at
+  0.5 for a reason these two show;
 - ``bg_change`` / ``fg_change``: mean absolute change ``|s' - s|`` over
   background / object pixels, pixel range [0, 1];
 - ``translated``: fraction of images whose object now has the target
-  domain's appearance, judged by the built-in dataset's own statistic
-  (:func:`uagit_mm.datasets.synthetic.stripe_score`).
+  domain's appearance, judged by the built-in dataset's own statistic for
+  its kind (``judge``): the stripe statistic of the texture set
+  (:func:`uagit_mm.datasets.synthetic.stripe_score`) or the object's mean
+  hue on the colour-only set (:func:`~uagit_mm.datasets.synthetic.hue_score`).
 
 and ``mean/mask_iou``, the mean of the directions' ``mask_iou`` (the score
 the CPU configs keep their best checkpoint by while training).
@@ -26,7 +32,7 @@ from mmengine.dist import all_gather_object
 from mmengine.evaluator import BaseMetric
 
 from mmagic.registry import METRICS
-from ..datasets.synthetic import stripe_score
+from ..datasets.synthetic import KINDS, appearance_score
 from ..errors import ConfigError
 from ..utils import unwrap_model
 
@@ -56,7 +62,9 @@ def image_stats(source: np.ndarray, translated: np.ndarray,
 
     Returns:
         dict: ``bg_change``, ``fg_change`` (NaN where the region is empty)
-        and, with ``attention``, ``mask_iou`` (1.0 when both are empty).
+        and, with ``attention``, ``mask_iou`` (1.0 when both are empty),
+        ``attn_on_object`` and ``attn_off_object`` (mean attention over
+        the object / background, NaN where the region is empty).
     """
     obj = gt_mask.reshape(gt_mask.shape[-2:]) > 0.5
     diff = np.abs(translated.astype(np.float64) -
@@ -66,7 +74,12 @@ def image_stats(source: np.ndarray, translated: np.ndarray,
         'fg_change': float(diff[obj].mean()) if obj.any() else np.nan,
     }
     if attention is not None:
-        att = attention.reshape(attention.shape[-2:]) > 0.5
+        soft = attention.reshape(attention.shape[-2:]).astype(np.float64)
+        stats['attn_on_object'] = float(soft[obj].mean()) \
+            if obj.any() else np.nan
+        stats['attn_off_object'] = float(soft[~obj].mean()) \
+            if (~obj).any() else np.nan
+        att = soft > 0.5
         union = np.logical_or(att, obj).sum()
         inter = np.logical_and(att, obj).sum()
         stats['mask_iou'] = float(inter / union) if union else 1.0
@@ -87,8 +100,12 @@ class AttentionTranslationMetric(BaseMetric):
         domains (Sequence[str], optional): The two domains; defaults to the
             model's.
         appearance (dict, optional): Maps each domain to the built-in
-            dataset's appearance, 'A' (smooth) or 'B' (striped), to report
-            ``translated``; None skips it.
+            dataset's domain, 'A' or 'B', to report ``translated``; None
+            skips it.
+        judge (str): Which kind of built-in set ``appearance`` refers to,
+            and so how ``translated`` is judged: 'texture' (smooth A vs
+            striped B, by the stripe statistic) or 'hue' (red-orange A vs
+            violet B, by the object's mean hue). Defaults to 'texture'.
         channel_order (str): Channel order of the images in the samples
             ('BGR' as mmagic loads them, or 'RGB').
         prefix (str, optional): Metric name prefix. Defaults to 'attn'.
@@ -101,6 +118,7 @@ class AttentionTranslationMetric(BaseMetric):
     def __init__(self,
                  domains: Optional[Sequence[str]] = None,
                  appearance: Optional[Dict[str, str]] = None,
+                 judge: str = 'texture',
                  channel_order: str = 'BGR',
                  prefix: Optional[str] = None,
                  collect_device: str = 'cpu') -> None:
@@ -112,9 +130,13 @@ class AttentionTranslationMetric(BaseMetric):
                 'A', 'B'}:
             raise ConfigError('AttentionTranslationMetric: appearance values '
                               f"must be 'A' or 'B', got {appearance}")
+        if judge not in KINDS:
+            raise ConfigError('AttentionTranslationMetric: judge must be one '
+                              f'of {KINDS}, got {judge!r}')
         self.domains = list(domains) if domains is not None else None
         self.appearance = dict(appearance) if appearance else None
         self.channel_order = channel_order
+        self.judge = judge
 
     # mmagic's MultiTestLoop / Evaluator interface
     def prepare(self, module, dataloader) -> None:
@@ -160,9 +182,9 @@ class AttentionTranslationMetric(BaseMetric):
                     if self.channel_order == 'BGR':
                         rgb = rgb[..., ::-1]
                     obj = (gt.reshape(gt.shape[-2:]) > 0.5)
-                    striped = stripe_score(rgb, obj) > 0.5
-                    want_striped = self.appearance[tgt] == 'B'
-                    stats['translated'] = float(striped == want_striped)
+                    like_b = appearance_score(rgb, obj, self.judge) > 0.5
+                    want_b = self.appearance[tgt] == 'B'
+                    stats['translated'] = float(like_b == want_b)
                 result[f'{src}2{tgt}'] = stats
             # one entry per sample (empty without masks): mmengine
             # interleaves the processes' results and cuts at the shortest

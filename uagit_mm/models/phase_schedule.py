@@ -6,7 +6,10 @@ train through the generator loss. Phase 2 (from ``switch_iter`` or
 ``switch_epoch`` on): the discriminators see only ``x * [a > tau]``, the
 attention networks are frozen and (as in the authors' code) the
 discriminators' norm layers are off. Like the authors' ``main.py``, one call
-decides the whole phase: :meth:`PhaseSchedule.state`.
+decides the whole phase: :meth:`PhaseSchedule.state`. It also decides the
+one addition to the paper, off by default: from ``binary_mask_from`` on,
+while the attention trains, the training composite uses a randomly
+thresholded binary mask (:func:`sample_binary_mask`).
 """
 from dataclasses import dataclass
 from typing import Optional
@@ -32,6 +35,36 @@ def binarize_attention(attention: torch.Tensor,
     return (attention.detach() > threshold).to(attention.dtype)
 
 
+def sample_binary_mask(attention: torch.Tensor) -> torch.Tensor:
+    """A binary mask ``[a > u]``, one ``u ~ U(0, 1)`` per image, with a
+    straight-through gradient (forward the binary mask, backward as if it
+    were ``attention``).
+
+    Why (an addition to the paper, ``model.binary_mask_from``): with the
+    soft composite ``a * G + (1 - a) * s`` the generator can make up for
+    any ``a`` on the object by overshooting, so a mask that found the object
+    but sits at 0.5 on it is as good as a binary one and nothing moves it
+    (the flat point a penalty on ``a * (1 - a)`` or on the entropy also
+    has). With a random threshold the object is either fully translated
+    (with probability ``a``) or copied, never blended: the generator must
+    produce the real target and, as ``E_u[a > u] = a``, the expected loss is
+    linear in a region's ``a``, so the gradient pushes it to 0 or 1,
+    whichever the losses prefer. One ``u`` per image keeps the sampled
+    masks spatially coherent (no speckle for the discriminator to see).
+
+    Args:
+        attention (Tensor): Attention in [0, 1], shape (N, 1, H, W).
+
+    Returns:
+        Tensor: Values in {0, 1}, shape and dtype of ``attention``; its
+        gradient flows into ``attention`` unchanged.
+    """
+    u = torch.rand((attention.shape[0], 1, 1, 1), dtype=attention.dtype,
+                   device=attention.device)
+    hard = (attention.detach() > u).to(attention.dtype)
+    return attention + (hard - attention).detach()
+
+
 @dataclass(frozen=True)
 class PhaseState:
     """What one training step does.
@@ -46,12 +79,15 @@ class PhaseState:
         changed (bool): The phase differs from the previous step's, or this
             is the schedule's first step (also the first after a resume):
             the discriminators' norm must be set.
+        binary_mask (bool): The training composite uses
+            :func:`sample_binary_mask` instead of the soft attention.
     """
     phase: int
     mask_threshold: Optional[float]
     train_attention: bool
     disc_norm: bool
     changed: bool
+    binary_mask: bool = False
 
     def disc_mask(self,
                   attention: torch.Tensor) -> Optional[torch.Tensor]:
@@ -77,6 +113,9 @@ class PhaseSchedule:
             phase 2. Defaults to True.
         disc_norm_in_phase2 (bool): Keep the discriminators' norm layers in
             phase 2. Defaults to False (the authors' code).
+        binary_mask_from (int, optional): Iteration (0-based) from which,
+            while the attention networks train, the training composite
+            uses :func:`sample_binary_mask`. None (the paper) never.
     """
 
     def __init__(self,
@@ -84,12 +123,14 @@ class PhaseSchedule:
                  switch_epoch: Optional[int] = None,
                  threshold: float = 0.1,
                  freeze_attention: bool = True,
-                 disc_norm_in_phase2: bool = False) -> None:
+                 disc_norm_in_phase2: bool = False,
+                 binary_mask_from: Optional[int] = None) -> None:
         if switch_epoch is not None and switch_iter is not None:
             raise ConfigError('UAGIT: set at most one of model.switch_epoch '
                               'and model.switch_iter')
         for key, val in (('switch_epoch', switch_epoch),
-                         ('switch_iter', switch_iter)):
+                         ('switch_iter', switch_iter),
+                         ('binary_mask_from', binary_mask_from)):
             if val is not None and int(val) < 0:
                 raise ConfigError(
                     f'UAGIT: model.{key} must be >= 0, got {val}')
@@ -102,6 +143,7 @@ class PhaseSchedule:
         self.threshold = float(threshold)
         self.freeze_attention = freeze_attention
         self.disc_norm_in_phase2 = disc_norm_in_phase2
+        self.binary_mask_from = binary_mask_from
         self._last_phase: Optional[int] = None
 
     def phase(self, message_hub: Optional[MessageHub] = None) -> int:
@@ -117,20 +159,28 @@ class PhaseSchedule:
     def state(self, message_hub: Optional[MessageHub] = None) -> PhaseState:
         """Decide the current step; call once per training step (it logs a
         line and sets ``changed`` when the phase changes)."""
-        phase = self.phase(message_hub)
+        hub = message_hub or MessageHub.get_current_instance()
+        phase = self.phase(hub)
+        train_attention = not (phase == 2 and self.freeze_attention)
         state = PhaseState(
             phase=phase,
             mask_threshold=self.threshold if phase == 2 else None,
-            train_attention=not (phase == 2 and self.freeze_attention),
+            train_attention=train_attention,
             disc_norm=phase == 1 or self.disc_norm_in_phase2,
-            changed=phase != self._last_phase)
+            changed=phase != self._last_phase,
+            binary_mask=train_attention and self.binary_mask_from is not None
+            and hub.get_info('iter', 0) >= self.binary_mask_from)
         if state.changed:
             seen = 'whole images' if phase == 1 else \
                 f'attended regions only (tau {self.threshold})'
             print_log(
                 f'UAGIT phase {phase}: discriminators see {seen}, norm '
                 f"{'on' if state.disc_norm else 'off'}; attention networks "
-                f"{'training' if state.train_attention else 'frozen'}",
+                f"{'training' if state.train_attention else 'frozen'}" +
+                (f'; random binary masks in the training composite from '
+                 f'iteration {self.binary_mask_from}'
+                 if state.train_attention and self.binary_mask_from
+                 is not None else ''),
                 logger='current')
             self._last_phase = phase
         return state

@@ -15,7 +15,7 @@ from mmagic.structures import DataSample
 from mmagic.utils.typing import SampleList
 from uagit_mm.errors import ConfigError
 from .masked_pool import MaskedImagePool
-from .phase_schedule import PhaseSchedule, PhaseState
+from .phase_schedule import PhaseSchedule, PhaseState, sample_binary_mask
 from .updates import check_attentions_optimized, losses_finite, update
 
 Tensor = torch.Tensor
@@ -75,6 +75,13 @@ class UAGIT(BaseTranslationModel):
         disc_norm_in_phase2: The phase schedule, see :class:`PhaseSchedule`
             (phase 2 from epoch ``switch_epoch`` or iteration ``switch_iter``;
             tau defaults to 0.1).
+        binary_mask_from (int, optional): Not in the paper: from this
+            iteration on, while the attention networks train, the training
+            composites (and the generator inputs) use the binary mask
+            ``[a > u]``, ``u ~ U(0, 1)`` per image, with a straight-through
+            gradient (:func:`.phase_schedule.sample_binary_mask`), which
+            pushes grey attention maps to 0 or 1. Test-time translation
+            keeps the continuous mask. None (the default, the paper) never.
         size_divisor (int): The generator needs sizes divisible by this;
             other sizes are reflect-padded and cropped back. Defaults to 4.
         nonfinite (str): What a NaN/inf loss does: 'stop' raises an error
@@ -104,6 +111,7 @@ class UAGIT(BaseTranslationModel):
                  threshold: float = 0.1,
                  freeze_attention: bool = True,
                  disc_norm_in_phase2: bool = False,
+                 binary_mask_from: Optional[int] = None,
                  size_divisor: int = 4,
                  nonfinite: str = 'stop') -> None:
         if domains is not None:
@@ -136,7 +144,8 @@ class UAGIT(BaseTranslationModel):
                 f'model.disc_init_steps >= 0, got {discriminator_steps} and '
                 f'{disc_init_steps}')
         schedule = PhaseSchedule(switch_iter, switch_epoch, threshold,
-                                 freeze_attention, disc_norm_in_phase2)
+                                 freeze_attention, disc_norm_in_phase2,
+                                 binary_mask_from)
         super().__init__(generator, discriminator, default_domain,
                          reachable_domains, related_domains,
                          data_preprocessor, int(discriminator_steps),
@@ -229,19 +238,22 @@ class UAGIT(BaseTranslationModel):
 
     def _attend_and_translate(self, image: Tensor, source: str, target: str,
                               train_attention: bool = True,
-                              attention: Optional[Tensor] = None
+                              attention: Optional[Tensor] = None,
+                              binary_mask: bool = False
                               ) -> Tuple[Tensor, Tensor]:
         """The attention ``A_source(image)`` (or the given ``attention``) and
         the composite with ``G_target``'s output (paper, eq. 1); the one step
-        both translation and the training cycle use."""
+        both translation and the training cycle use. ``binary_mask``
+        composes with :func:`sample_binary_mask` of the attention (which is
+        still what is returned)."""
         if attention is None:
             with torch.set_grad_enabled(train_attention
                                         and torch.is_grad_enabled()):
                 attention = self.get_module(self.attentions)[source](image)
-        gen_in = attention * image \
+        mask = sample_binary_mask(attention) if binary_mask else attention
+        gen_in = mask * image \
             if self.generator_input == 'foreground' else image
-        return compose(image, attention, self._generate(target,
-                                                        gen_in)), attention
+        return compose(image, mask, self._generate(target, gen_in)), attention
 
     def translation(self, image: Tensor, target_domain=None, **kwargs):
         """mmagic's translation entry point: returns the composite only."""
@@ -319,7 +331,8 @@ class UAGIT(BaseTranslationModel):
 
         with gen_wrapper.optim_context(self.generators):
             outputs = self.forward_cycle(data['inputs'],
-                                         state.train_attention)
+                                         state.train_attention,
+                                         state.binary_mask)
 
         with disc_wrapper.optim_context(self.discriminators):
             loss_d, log_vars = self._get_disc_loss(outputs, state)
@@ -342,30 +355,39 @@ class UAGIT(BaseTranslationModel):
         log_vars = {k: v.detach() for k, v in log_vars.items()}
         for d in self._reachable_domains:
             attn = outputs[f'attn_{d}'].detach()
+            above = attn > self.schedule.threshold
+            n_above = above.sum().clamp(min=1)
             log_vars[f'mask_mean_{d}'] = attn.mean()
-            log_vars[f'mask_above_tau_{d}'] = (
-                attn > self.schedule.threshold).float().mean()
+            log_vars[f'mask_above_tau_{d}'] = above.float().mean()
+            # sharpness: the mean attention inside the thresholded region
+            # (1 for a binary mask) and the share of it that is grey
+            log_vars[f'mask_inside_{d}'] = (attn * above).sum() / n_above
+            log_vars[f'mask_grey_{d}'] = (
+                above & (attn > 0.2) & (attn < 0.8)).sum() / n_above
         log_vars['phase'] = torch.tensor(float(state.phase))
         return log_vars
 
     def forward_cycle(self, inputs: Dict[str, Tensor],
-                      train_attention: bool) -> Dict[str, Tensor]:
-        """Translate both ways and back.
+                      train_attention: bool,
+                      binary_mask: bool = False) -> Dict[str, Tensor]:
+        """Translate both ways and back; ``binary_mask``: compose with
+        :func:`sample_binary_mask` of each attention map.
 
         Returns a dict with, per domain ``d`` and ``o`` the other domain:
-        ``real_d``, ``attn_d`` (A_d(real_d)), ``fake_o`` (real_d translated),
-        ``cycle_d`` (fake_o translated back through A_o).
+        ``real_d``, ``attn_d`` (A_d(real_d), the continuous map), ``fake_o``
+        (real_d translated), ``cycle_d`` (fake_o translated back through
+        A_o).
         """
         out = {}
         for src in self._reachable_domains:
             tgt = self.other_domain(src)
             out[f'real_{src}'] = real = inputs[f'img_{src}']
             fake, out[f'attn_{src}'] = self._attend_and_translate(
-                real, src, tgt, train_attention)
+                real, src, tgt, train_attention, binary_mask=binary_mask)
             out[f'fake_{tgt}'] = fake
             # back through the other domain's attention network
             out[f'cycle_{src}'], _ = self._attend_and_translate(
-                fake, tgt, src, train_attention)
+                fake, tgt, src, train_attention, binary_mask=binary_mask)
         return out
 
     def _get_disc_loss(self, outputs: Dict[str, Tensor], state: PhaseState

@@ -38,4 +38,8 @@ model = dict(
     switch_iter=None,
     threshold=0.1,  # tau: phase 2 shows D only x * [attention > tau]
     freeze_attention=True,
-    disc_norm_in_phase2=False)
+    disc_norm_in_phase2=False,
+    # not in the paper: from this iteration, while the attention trains, the
+    # training composite uses [a > u], u ~ U(0, 1) per image (straight-
+    # through gradient), pushing grey masks to 0 or 1; None = off (paper)
+    binary_mask_from=None)

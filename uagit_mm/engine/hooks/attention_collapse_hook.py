@@ -1,5 +1,7 @@
-"""Warn when an attention map collapses to all-zero or all-one."""
-from typing import Dict, Optional
+"""Warn when an attention map collapses to all-zero or all-one, or is
+still grey when the phase switch freezes it."""
+from collections import deque
+from typing import Deque, Dict, Optional
 
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
@@ -14,6 +16,15 @@ ADVICE = ('Knobs to try: a smaller cycle weight '
           '(model.switch_epoch / model.switch_iter) so the attention trains '
           'longer before it is frozen.')
 
+GREY_ADVICE = ('The attention networks are frozen from here on, so this mask '
+               'stays soft: translations are part blend, and masks '
+               'thresholded at 0.5 miss the object. Knobs to try: '
+               'model.binary_mask_from (compose with random binary masks '
+               'while the attention trains, e.g. from 20 % of the run; off '
+               'in the paper), a later switch (model.switch_epoch / '
+               'model.switch_iter), a lower threshold tau (model.threshold), '
+               'or model.freeze_attention=False.')
+
 
 @HOOKS.register_module()
 class AttentionCollapseHook(Hook):
@@ -26,6 +37,13 @@ class AttentionCollapseHook(Hook):
     domain and the knobs to try; it warns again only after the mask has
     recovered and collapsed anew.
 
+    It also watches the masks' sharpness (``mask_inside_<domain>``, the
+    mean attention above tau, and ``mask_grey_<domain>``, the share of those
+    pixels in (0.2, 0.8)) over the last ``window`` iterations, and at the
+    switch to phase 2 (``phase`` going from 1 to 2), where the attention is
+    frozen, warns once per domain whose mask is still grey: inside mean
+    below ``min_inside`` or grey share above ``max_grey``.
+
     Args:
         patience (int): Consecutive iterations before warning.
             Defaults to 200.
@@ -33,20 +51,36 @@ class AttentionCollapseHook(Hook):
             Defaults to 0.02.
         high (float): Mean attention above this counts as all-one.
             Defaults to 0.98.
+        window (int): Iterations averaged for the sharpness check.
+            Defaults to 50.
+        min_inside (float): A mean attention above tau below this is
+            grey. Defaults to 0.8.
+        max_grey (float): A grey share above this is grey. Defaults to 0.3.
     """
 
     priority = 'BELOW_NORMAL'
 
     def __init__(self, patience: int = 200, low: float = 0.02,
-                 high: float = 0.98) -> None:
+                 high: float = 0.98, window: int = 50,
+                 min_inside: float = 0.8, max_grey: float = 0.3) -> None:
         if patience < 1 or not 0.0 <= low < high <= 1.0:
             raise ConfigError('AttentionCollapseHook: need patience >= 1 and '
                               f'0 <= low < high <= 1, got {patience}, {low}, '
                               f'{high}')
+        if window < 1 or not (0.0 <= min_inside <= 1.0
+                              and 0.0 <= max_grey <= 1.0):
+            raise ConfigError('AttentionCollapseHook: need window >= 1 and '
+                              'min_inside, max_grey in [0, 1], got '
+                              f'{window}, {min_inside}, {max_grey}')
         self.patience = patience
         self.low = low
         self.high = high
+        self.window = window
+        self.min_inside = min_inside
+        self.max_grey = max_grey
         self._runs: Dict[str, list] = {}
+        self._sharpness: Dict[str, Deque] = {}
+        self._phase: Optional[float] = None
 
     def _state(self, mean: float) -> Optional[str]:
         if mean < self.low:
@@ -57,6 +91,7 @@ class AttentionCollapseHook(Hook):
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
                          outputs: Optional[dict] = None) -> None:
+        self._check_sharpness(runner, outputs or {})
         for key, value in (outputs or {}).items():
             if not key.startswith('mask_mean_'):
                 continue
@@ -73,3 +108,36 @@ class AttentionCollapseHook(Hook):
                     f'{mean:.3f}) for {self.patience} iterations, up to '
                     f'iteration {runner.iter + 1}. {ADVICE}',
                     logger='current', level=30)
+
+    def _check_sharpness(self, runner, outputs: dict) -> None:
+        """Collect the sharpness of phase-1 masks; warn about grey ones at
+        the switch to phase 2."""
+        phase = outputs.get('phase', None)
+        phase = None if phase is None else float(phase)
+        switched = self._phase == 1.0 and phase == 2.0
+        if phase is not None:
+            self._phase = phase
+        if switched:
+            for domain, hist in sorted(self._sharpness.items()):
+                inside = sum(h[0] for h in hist) / len(hist)
+                grey = sum(h[1] for h in hist) / len(hist)
+                if inside < self.min_inside or grey > self.max_grey:
+                    print_log(
+                        f"Attention of domain '{domain}' is still grey at the "
+                        'switch to phase 2 (iteration '
+                        f'{runner.iter + 1}): over the last {len(hist)} '
+                        'iterations its mean attention above tau was '
+                        f'{inside:.2f} and {grey:.0%} of those pixels lay in '
+                        f'(0.2, 0.8). {GREY_ADVICE}',
+                        logger='current', level=30)
+            return
+        if phase != 1.0:
+            return
+        for key, value in outputs.items():
+            if key.startswith('mask_inside_'):
+                domain = key[len('mask_inside_'):]
+                grey = outputs.get(f'mask_grey_{domain}', None)
+                if grey is not None:
+                    self._sharpness.setdefault(
+                        domain, deque(maxlen=self.window)).append(
+                            (float(value), float(grey)))
