@@ -20,7 +20,10 @@ def parse_args():
         'the checkpoint PATH (which may lie outside it)')
     parser.add_argument(
         '--amp', action='store_true',
-        help='automatic mixed precision (every sub-optimizer of the config)')
+        help='mixed precision for every sub-optimizer of the config: '
+        'bfloat16 autocast on the CPU (AutocastOptimWrapper), mmengine\'s '
+        'AmpOptimWrapper on a GPU (bfloat16 where supported, else float16 '
+        'with loss scaling)')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override config settings, key=value (e.g. data_root=DIR '

@@ -28,9 +28,11 @@ class TestLoadConfig(TestCase):
 
 class TestEnableAmp(TestCase):
 
-    def test_every_sub_optimizer_becomes_amp(self):
+    def test_every_sub_optimizer_becomes_amp_on_gpu(self):
+        # the CUDA branch of the config change needs no GPU to check; the
+        # CPU branch: tests/test_engine/test_autocast_optim_wrapper.py
         cfg = load_config(H2Z)
-        enable_amp(cfg)
+        enable_amp(cfg, device='cuda')
         wrappers = {k: v for k, v in cfg.optim_wrapper.items()
                     if isinstance(v, dict)}
         self.assertEqual(set(wrappers), {'generators', 'discriminators'})

@@ -76,8 +76,9 @@ def enable_amp(cfg: Config, dtype: Optional[str] = None,
     where the GPU supports it, else float16, with dynamic loss scaling. On
     the CPU they become :class:`~uagit_mm.engine.AutocastOptimWrapper`:
     bfloat16 autocast without loss scaling (mmengine's wrapper needs a
-    GPU). The CPU run also gets a ``ChannelsLastHook``: oneDNN's bfloat16
-    convolutions are fast only in channels-last memory format.
+    GPU). The model stays in the default (NCHW) memory format: channels-last
+    made this model slower in bfloat16 on the CPU (its instance norms copy
+    the tensors back; ``tools/benchmark.py --variants amp amp-cl``).
 
     The configs give each wrapper an explicit ``type``; a wrapper without
     one, or of another type, is an error rather than silently left in fp32
@@ -113,10 +114,6 @@ def enable_amp(cfg: Config, dtype: Optional[str] = None,
         else:
             wrapper.type = 'AutocastOptimWrapper'
             wrapper.setdefault('dtype', 'bfloat16')
-    if not on_gpu:
-        hooks = cfg.get('custom_hooks', None) or []
-        if not any(h.get('type') == 'ChannelsLastHook' for h in hooks):
-            cfg.custom_hooks = list(hooks) + [dict(type='ChannelsLastHook')]
 
 
 def _default_amp_dtype() -> str:
