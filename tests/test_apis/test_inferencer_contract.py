@@ -190,7 +190,7 @@ class TestInferencerContract(TestCase):
         # parameters belong to the instance, not to the class
         defaults = dict(target_domain=None, max_side=None,
                         mask_threshold=None, invert_mask=False,
-                        mask_dilate=0, mask=None)
+                        mask_dilate=0, mask=None, dtype='fp32')
         self.assertEqual(AttentionTranslationInferencer.extra_parameters,
                          defaults)
         self.assertEqual(editor.inferencer.get_extra_parameters(),

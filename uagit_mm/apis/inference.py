@@ -15,6 +15,7 @@ from ..checkpoint import load_from_local
 from ..errors import ConfigError
 from ..utils import load_config
 from .mask_control import MaskOptions, apply_mask_options, masks_to_tensor
+from .precision import autocast_context, resolve_dtype
 
 #: Checkpoints of distributed runs saved without SafeCheckpointHook carry
 #: ``module.`` segments from the DDP wrappers, anywhere in a key.
@@ -135,8 +136,8 @@ def translate_tensors(model,
                       denormalize: bool = False,
                       mask_options: Optional[MaskOptions] = None,
                       masks: Optional[Sequence[np.ndarray]] = None,
-                      resize: bool = True
-                      ) -> Tuple[torch.Tensor, torch.Tensor]:
+                      resize: bool = True,
+                      dtype=None) -> Tuple[torch.Tensor, torch.Tensor]:
     """Translate RGB images into ``target_domain``; the model's tensors.
 
     Images of one size are translated as one batch. Any size works: the model
@@ -165,6 +166,10 @@ def translate_tensors(model,
             of the attention network's; resized to the working size.
         resize (bool): Resize the results to the input size (False: give
             them at the working size). Defaults to True.
+        dtype (str | torch.dtype, optional): 'bf16' (or torch.bfloat16)
+            runs the networks under bfloat16 autocast (weights stay
+            float32; about 1.8x the images/s on CPUs with AVX512-BF16);
+            None / 'fp32' in float32. The results are float32 either way.
 
     Returns:
         tuple[Tensor, Tensor]: The translations (N, 3, H, W) BGR, as the
@@ -180,6 +185,10 @@ def translate_tensors(model,
     if masks is not None and len(masks) != len(images):
         raise ValueError(f'translate: {len(masks)} masks for {len(images)} '
                          'images')
+    dtype = resolve_dtype(dtype)
+    if dtype is not None and not isinstance(model, torch.nn.Module):
+        raise ValueError('translate: dtype bf16 needs a PyTorch model (a '
+                         'checkpoint), not an exported file')
     h, w = images[0].shape[:2]
     work = np.stack([_fit(im, max_side) for im in images])
     # mmagic loads BGR, so the models are trained on BGR
@@ -188,19 +197,21 @@ def translate_tensors(model,
     pre = model.data_preprocessor
     x = (x.to(dev).float() - pre.mean.to(dev)) / pre.std.to(dev)
     changes = mask_options is not None and mask_options.changes_mask
-    if masks is None and not changes:
-        fake, attn = model.translate(x, target_domain)
-    else:
-        if masks is not None:
-            mask = masks_to_tensor(masks, x.shape[-2:], dev)
-        elif hasattr(model, 'attend'):
-            mask = model.attend(x, target_domain)
-        else:  # e.g. an exported model: its translate gives the attention
-            mask = model.translate(x, target_domain)[1]
-        mask = apply_mask_options(mask, mask_options,
-                                  scale=x.shape[-1] / w)
-        fake, attn = model.translate(x, target_domain, mask=mask)
+    with autocast_context(dev, dtype):
+        if masks is None and not changes:
+            fake, attn = model.translate(x, target_domain)
+        else:
+            if masks is not None:
+                mask = masks_to_tensor(masks, x.shape[-2:], dev)
+            elif hasattr(model, 'attend'):
+                mask = model.attend(x, target_domain)
+            else:  # e.g. an exported model: translate gives the attention
+                mask = model.translate(x, target_domain)[1]
+            mask = apply_mask_options(mask, mask_options,
+                                      scale=x.shape[-1] / w)
+            fake, attn = model.translate(x, target_domain, mask=mask)
     del x
+    fake, attn = fake.float(), attn.float()  # bfloat16 parts, if any
     if denormalize:
         fake = fake * pre.std.to(dev) + pre.mean.to(dev)
     if resize and fake.shape[-2:] != (h, w):
@@ -227,12 +238,12 @@ def translate_arrays(model,
                      target_domain: str,
                      max_side: Optional[int] = None,
                      mask_options: Optional[MaskOptions] = None,
-                     masks: Optional[Sequence[np.ndarray]] = None
-                     ) -> List[Tuple[np.ndarray, np.ndarray]]:
+                     masks: Optional[Sequence[np.ndarray]] = None,
+                     dtype=None) -> List[Tuple[np.ndarray, np.ndarray]]:
     """Translate RGB images into ``target_domain``, as uint8 arrays.
 
     As :func:`translate_tensors` (one size per batch, any size, ``max_side``,
-    ``mask_options``, ``masks``).
+    ``mask_options``, ``masks``, ``dtype``).
 
     Args:
         model: A UAGIT model (eval mode).
@@ -241,6 +252,7 @@ def translate_arrays(model,
         max_side (int, optional): Bound on the working size.
         mask_options (MaskOptions, optional): Threshold / dilate / invert.
         masks (list[ndarray], optional): The user's masks, one per image.
+        dtype (str | torch.dtype, optional): 'bf16': bfloat16 autocast.
 
     Returns:
         list[tuple]: Per image, the translation (H, W, 3) RGB uint8 and the
@@ -251,7 +263,7 @@ def translate_arrays(model,
     fake, attn = translate_tensors(model, images, target_domain, max_side,
                                    denormalize=True,
                                    mask_options=mask_options, masks=masks,
-                                   resize=False)
+                                   resize=False, dtype=dtype)
     size = images[0].shape[1::-1]
     # tensor2img reads RGB and writes BGR: the model's BGR comes out RGB
     # (it clamps in place: ``fake`` is ours to change). With max_side the

@@ -64,7 +64,9 @@ class AttentionTranslationInferencer(TranslationInferencer):
     - ``mask``: the user's own mask instead of the attention, a path (any
       image file, white = translate) or an (H, W) array (float in [0, 1]
       or uint8), of any size (resized to the image); like ``--mask-dir``
-      for one image. It stays for later calls until set to None.
+      for one image. It stays for later calls until set to None;
+    - ``dtype``: 'bf16' runs the networks under bfloat16 autocast, as
+      ``tools/translate.py --dtype bf16`` (default 'fp32').
 
     Returns ``(result, img)`` as mmagic's ``TranslationInferencer`` does:
 
@@ -94,7 +96,7 @@ class AttentionTranslationInferencer(TranslationInferencer):
 
     extra_parameters = dict(target_domain=None, max_side=None,
                             mask_threshold=None, invert_mask=False,
-                            mask_dilate=0, mask=None)
+                            mask_dilate=0, mask=None, dtype='fp32')
 
     def __init__(self, config, ckpt: Optional[str] = None, *args,
                  **kwargs) -> None:
@@ -146,7 +148,8 @@ class AttentionTranslationInferencer(TranslationInferencer):
             self.model, [inputs], self.target_domain,
             max_side=self.extra_parameters['max_side'],
             mask_options=self.mask_options,
-            masks=None if self.user_mask is None else [self.user_mask])
+            masks=None if self.user_mask is None else [self.user_mask],
+            dtype=self.extra_parameters['dtype'])
 
     def visualize(self, preds: Preds,
                   result_out_dir: Optional[str] = None) -> torch.Tensor:

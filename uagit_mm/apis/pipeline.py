@@ -72,6 +72,7 @@ def translate_files(model, jobs: List[Job], target: str, *,
                     max_side: Optional[int] = None,
                     max_pixels: Optional[int] = None,
                     mask_options: Optional[MaskOptions] = None,
+                    dtype=None,
                     planner=None,
                     workers: int = 2,
                     on_progress: Optional[Callable[[int], None]] = None,
@@ -86,6 +87,8 @@ def translate_files(model, jobs: List[Job], target: str, *,
         target (str): Target domain.
         batch_size (int): Images of equal size per forward pass.
         max_side, max_pixels, mask_options: As in the tool.
+        dtype (str | torch.dtype, optional): 'bf16': the networks under
+            bfloat16 autocast (``--dtype``).
         planner (MemoryPlanner, optional): Refuses images that would not
             fit, before decoding them, and caps batches.
         workers (int): Reader threads and writer threads (each).
@@ -130,7 +133,7 @@ def translate_files(model, jobs: List[Job], target: str, *,
             results = translate_arrays(
                 model, [img for _, img, _ in items], target,
                 max_side=max_side, mask_options=mask_options,
-                masks=None if masks[0] is None else masks)
+                masks=None if masks[0] is None else masks, dtype=dtype)
         except (RuntimeError, ValueError, MemoryError) as err:
             # e.g. out of memory: report these, go on with the rest
             reason = str(err).splitlines()[0] if str(err) else \
