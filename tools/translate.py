@@ -2,7 +2,7 @@
 
     python tools/translate.py CONFIG CHECKPOINT INPUT --out-dir OUT
         [--direction a2b|b2a] [--batch-size 4] [--device cpu]
-        [--max-side N] [--max-pixels N] [--max-memory GIB]
+        [--dtype fp32|bf16] [--max-side N] [--max-pixels N] [--max-memory GIB]
         [--mask-threshold T] [--mask-dir DIR] [--invert-mask]
         [--mask-dilate N] [--side-by-side] [--overwrite] [--workers 2]
         [--cfg-options ...]
