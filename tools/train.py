@@ -25,6 +25,11 @@ def parse_args():
         'AmpOptimWrapper on a GPU (bfloat16 where supported, else float16 '
         'with loss scaling)')
     parser.add_argument(
+        '--amp-auto', action='store_true',
+        help='--amp where the device runs bfloat16 natively (a GPU, or a '
+        'CPU with AVX512-BF16, AMX or Arm BF16), float32 elsewhere, where '
+        'bfloat16 would be slower; the log says which')
+    parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override config settings, key=value (e.g. data_root=DIR '
         'train_cfg.max_iters=100)')
@@ -48,6 +53,11 @@ def main():
     cfg.launcher = args.launcher
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
         './work_dirs', osp.splitext(osp.basename(args.config))[0])
+    if args.amp_auto and not args.amp:
+        from uagit_mm.utils import native_bf16
+        args.amp, reason = native_bf16()
+        print_log(f'--amp-auto: {"mixed precision" if args.amp else "float32"}'
+                  f' ({reason})', logger='current')
     if args.amp:
         from uagit_mm.utils import enable_amp
         enable_amp(cfg)

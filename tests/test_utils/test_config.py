@@ -1,10 +1,10 @@
 import os.path as osp
-from unittest import TestCase, skipUnless
+from unittest import TestCase, mock, skipUnless
 
 import torch
 
 import uagit_mm  # noqa: F401
-from uagit_mm.utils import enable_amp, load_config
+from uagit_mm.utils import enable_amp, load_config, native_bf16
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 H2Z = osp.join(ROOT, 'configs', 'uagit_horse2zebra.py')
@@ -73,3 +73,50 @@ class TestEnableAmp(TestCase):
         MessageHub.get_current_instance().update_info('iter', 0)
         log = model.train_step(data, wrappers)
         self.assertTrue(all(torch.isfinite(v) for v in log.values()))
+
+
+class TestNativeBf16(TestCase):
+    """What tools/train.py --amp-auto decides (the quick start uses it)."""
+
+    def _on(self, machine, avx512_bf16=False, amx=False, arm_bf16=False):
+        with mock.patch('platform.machine', return_value=machine), \
+                mock.patch.object(torch.cpu, '_is_avx512_bf16_supported',
+                                  return_value=avx512_bf16, create=True), \
+                mock.patch.object(torch.cpu, '_is_amx_tile_supported',
+                                  return_value=amx, create=True), \
+                mock.patch.object(torch.ops.mkldnn,
+                                  '_is_mkldnn_bf16_supported',
+                                  return_value=arm_bf16, create=True):
+            return native_bf16('cpu')
+
+    def test_x86_needs_avx512_bf16_or_amx(self):
+        self.assertEqual(self._on('x86_64', avx512_bf16=True),
+                         (True, 'the CPU has AVX512-BF16'))
+        self.assertEqual(self._on('x86_64', amx=True),
+                         (True, 'the CPU has AMX'))
+        # oneDNN's check is true for any AVX512 CPU, so it is not asked
+        fast, reason = self._on('x86_64', arm_bf16=True)
+        self.assertFalse(fast)
+        self.assertIn('no native bfloat16', reason)
+
+    def test_arm_needs_its_bf16_extension(self):
+        self.assertTrue(self._on('aarch64', arm_bf16=True)[0])
+        self.assertFalse(self._on('aarch64', avx512_bf16=True)[0])
+
+    def test_unknown_cpu_and_missing_checks_mean_float32(self):
+        self.assertFalse(self._on('riscv64', True, True, True)[0])
+        with mock.patch('platform.machine', return_value='x86_64'), \
+                mock.patch.object(torch, 'cpu', object()):
+            self.assertFalse(native_bf16('cpu')[0])
+
+    def test_gpu_always(self):
+        self.assertTrue(native_bf16('cuda:0')[0])
+
+    def test_this_machine_agrees_with_torch(self):
+        fast, _ = native_bf16('cpu')
+        import platform
+        if platform.machine() == 'x86_64':
+            self.assertEqual(
+                fast,
+                torch.cpu._is_avx512_bf16_supported()
+                or torch.cpu._is_amx_tile_supported())

@@ -1,5 +1,5 @@
 """Config helpers shared by the tools."""
-from typing import Optional
+from typing import Optional, Tuple
 
 from mmengine.config import Config
 
@@ -114,6 +114,53 @@ def enable_amp(cfg: Config, dtype: Optional[str] = None,
         else:
             wrapper.type = 'AutocastOptimWrapper'
             wrapper.setdefault('dtype', 'bfloat16')
+
+
+def native_bf16(device: Optional[str] = None) -> Tuple[bool, str]:
+    """Whether ``device`` runs bfloat16 autocast natively, and why.
+
+    A GPU does (``enable_amp`` then picks bfloat16 or float16 for it). A
+    CPU does when it has the bfloat16 instructions oneDNN's bfloat16
+    convolutions are built for: AVX512-BF16 or AMX on x86, the BF16
+    extension on Arm. Elsewhere torch still autocasts to bfloat16, but
+    through slower kernels: a training iteration of the CPU config took 2x
+    the float32 time with oneDNN held to AVX512 without BF16
+    (``ONEDNN_MAX_CPU_ISA=AVX512_CORE``) and 13x with AVX2, so
+    ``tools/train.py --amp-auto`` keeps float32 there.
+
+    torch has no public query for this; ``torch.cpu`` has private ones
+    (``_is_avx512_bf16_supported``, ``_is_amx_tile_supported``), and on Arm
+    ``torch.ops.mkldnn._is_mkldnn_bf16_supported`` is true exactly with the
+    BF16 extension (on x86 it is true for any AVX512, so it is not used
+    there). Missing private functions count as no support.
+
+    Returns:
+        tuple: (True or False, a short reason for the log).
+    """
+    import platform
+
+    import torch
+    if device is None:
+        device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    if not str(device).startswith('cpu'):
+        return True, f'{device}: mixed precision on the GPU'
+    machine = platform.machine().lower()
+    if machine in ('x86_64', 'amd64', 'i386', 'i686'):
+        found = [
+            name for name, check in (
+                ('AVX512-BF16', '_is_avx512_bf16_supported'),
+                ('AMX', '_is_amx_tile_supported'))
+            if getattr(torch.cpu, check, lambda: False)()
+        ]
+    elif machine in ('aarch64', 'arm64'):
+        check = getattr(torch.ops.mkldnn, '_is_mkldnn_bf16_supported', None)
+        found = ['BF16'] if check is not None and check() else []
+    else:
+        found = []
+    if found:
+        return True, f'the CPU has {" and ".join(found)}'
+    return False, (f'this {machine} CPU has no native bfloat16 '
+                   '(AVX512-BF16, AMX or Arm BF16)')
 
 
 def _default_amp_dtype() -> str:
