@@ -79,9 +79,11 @@ class UAGIT(BaseTranslationModel):
             iteration on, while the attention networks train, the training
             composites (and the generator inputs) use the binary mask
             ``[a > u]``, ``u ~ U(0, 1)`` per image, with a straight-through
-            gradient (:func:`.phase_schedule.sample_binary_mask`), which
-            pushes grey attention maps to 0 or 1. Test-time translation
-            keeps the continuous mask. None (the default, the paper) never.
+            gradient (:func:`.phase_schedule.sample_binary_mask`), meant to
+            push grey attention maps to 0 or 1 (in the README's pilot on
+            the colour-only set it made them worse instead). Test-time
+            translation keeps the continuous mask. None (the default, the
+            paper) never.
         size_divisor (int): The generator needs sizes divisible by this;
             other sizes are reflect-padded and cropped back. Defaults to 4.
         nonfinite (str): What a NaN/inf loss does: 'stop' raises an error

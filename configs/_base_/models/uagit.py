@@ -41,5 +41,6 @@ model = dict(
     disc_norm_in_phase2=False,
     # not in the paper: from this iteration, while the attention trains, the
     # training composite uses [a > u], u ~ U(0, 1) per image (straight-
-    # through gradient), pushing grey masks to 0 or 1; None = off (paper)
+    # through gradient), meant to push grey masks to 0 or 1 (it did not in
+    # the README's pilot); None = off (paper)
     binary_mask_from=None)

@@ -18,12 +18,13 @@ ADVICE = ('Knobs to try: a smaller cycle weight '
 
 GREY_ADVICE = ('The attention networks are frozen from here on, so this mask '
                'stays soft: translations are part blend, and masks '
-               'thresholded at 0.5 miss the object. Knobs to try: '
-               'model.binary_mask_from (compose with random binary masks '
-               'while the attention trains, e.g. from 20 % of the run; off '
-               'in the paper), a later switch (model.switch_epoch / '
-               'model.switch_iter), a lower threshold tau (model.threshold), '
-               'or model.freeze_attention=False.')
+               'thresholded at 0.5 miss the object. Knobs to try: a later '
+               'switch (model.switch_epoch / model.switch_iter), a lower '
+               'threshold tau (model.threshold), '
+               'model.freeze_attention=False, or, experimental, '
+               'model.binary_mask_from (random binary masks in the training '
+               'composite; not in the paper, and in the README\'s pilot on '
+               'the colour-only set it made the masks worse).')
 
 
 @HOOKS.register_module()
