@@ -59,6 +59,8 @@ def parse_args(argv=None):
     p.add_argument('--variants', nargs='+', default=None, choices=VARIANTS,
                    help='default: fp32 amp amp-cl on the CPU, fp32 amp on a '
                    'GPU')
+    p.add_argument('--config', default=OURS,
+                   help='config of our model (default: the paper config)')
     p.add_argument('--size', type=int, default=256)
     p.add_argument('--batch', type=int, default=1)
     p.add_argument('--repeats', type=int, default=5,
@@ -109,7 +111,7 @@ def build(kind, setting, variant, args):
     from mmagic.registry import MODELS
     from uagit_mm.utils import enable_amp
     if kind == 'uagit':
-        cfg = Config.fromfile(OURS)
+        cfg = Config.fromfile(args.config)
         if setting == 'equal':
             cfg.model.generator.base_channels = 64
         domains = list(cfg.model.domains)
@@ -207,12 +209,34 @@ def inference_images_per_second(entry, args, iters):
     return args.batch * iters / (clock(args) - start)
 
 
+def _proc_status_kib(key: str) -> int:
+    with open('/proc/self/status') as f:
+        for line in f:
+            if line.startswith(key + ':'):
+                return int(line.split()[1])
+    raise KeyError(key)
+
+
+def _reset_peak_rss() -> bool:
+    """Reset the kernel's peak-RSS mark of this process (Linux >= 4.0)."""
+    try:
+        with open('/proc/self/clear_refs', 'w') as f:
+            f.write('5')
+        return True
+    except OSError:
+        return False
+
+
 def memory_row(args):
     """The child of the memory pass: build one variant, train, infer, print
     the peak (see the module docstring)."""
     kind, setting, variant = args.memory_row
     on_gpu = args.device.startswith('cuda')
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # the imports' own peak (mmagic pulls in diffusers and transformers)
+    # would hide the model's: start the peak mark afresh where possible
+    fresh_mark = not on_gpu and _reset_peak_rss()
+    base_kib = _proc_status_kib('VmRSS') if fresh_mark else \
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     entry = build(kind, setting, variant, args)
     if on_gpu:
         torch.cuda.reset_peak_memory_stats()
@@ -220,9 +244,10 @@ def memory_row(args):
     inference_images_per_second(entry, args, 1)
     if on_gpu:
         peak = torch.cuda.max_memory_allocated() / 2**20
-    else:  # ru_maxrss is in KiB on Linux
-        peak = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss -
-                base) / 1024
+    else:  # ru_maxrss and /proc are in KiB on Linux
+        peak_kib = _proc_status_kib('VmHWM') if fresh_mark else \
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        peak = (peak_kib - base_kib) / 1024
     print('PEAK_MIB ' + json.dumps(peak))
 
 
@@ -231,8 +256,8 @@ def peak_memory(kind, setting, variant, args):
     cmd = [sys.executable, osp.abspath(__file__), '--memory-row', kind,
            setting, variant, '--size', str(args.size), '--batch',
            str(args.batch), '--device', args.device, '--warmup',
-           str(args.warmup)] + (['--threads', str(args.threads)]
-                                if args.threads else [])
+           str(args.warmup), '--config', args.config] + (
+               ['--threads', str(args.threads)] if args.threads else [])
     proc = subprocess.run(cmd, cwd=ROOT, text=True, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT)
     for line in proc.stdout.splitlines():

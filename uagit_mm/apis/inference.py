@@ -168,7 +168,7 @@ def translate_tensors(model,
             them at the working size). Defaults to True.
         dtype (str | torch.dtype, optional): 'bf16' (or torch.bfloat16)
             runs the networks under bfloat16 autocast (weights stay
-            float32; about 1.8x the images/s on CPUs with AVX512-BF16);
+            float32; 1.6-1.8x the images/s at 256x256 on AVX512-BF16 CPUs);
             None / 'fp32' in float32. The results are float32 either way.
 
     Returns:

@@ -47,9 +47,10 @@ def parse_args(argv=None):
     p.add_argument('--batch-size', type=int, default=4)
     p.add_argument('--device', default='cpu')
     p.add_argument('--dtype', choices=['fp32', 'bf16'], default='fp32',
-                   help='bf16: the networks under bfloat16 autocast (about '
-                   '1.8x the images/s on CPUs with AVX512-BF16, results '
-                   'within 1/255 of fp32 on average); checkpoints only')
+                   help='bf16: the networks under bfloat16 autocast (1.6-1.8x '
+                   'the images/s at 256x256 on CPUs with AVX512-BF16, '
+                   'results within 1/255 of fp32 on average); checkpoints '
+                   'only')
     p.add_argument('--max-side', type=int, default=None,
                    help='translate larger images at this longer side, then '
                    'resize the result back to the input size')
