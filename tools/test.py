@@ -35,7 +35,7 @@ def parse_args():
 def main():
     args = parse_args()
     import uagit_mm  # noqa: F401
-    from uagit_mm.utils import load_config
+    from uagit_mm.utils import close_distributed, load_config
 
     cfg = load_config(args.config, args.cfg_options)
     if not osp.isfile(args.checkpoint):
@@ -53,6 +53,7 @@ def main():
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else \
         Runner.from_cfg(cfg)
     metrics = runner.test()
+    close_distributed()  # orderly end for every rank (uagit_mm.utils.dist)
     if metrics:
         print_log(f'Metrics: {metrics}', logger='current')
     if args.out_metrics:

@@ -47,7 +47,7 @@ def main():
     import uagit_mm  # noqa: F401  (compat fixes before the config is built)
     from uagit_mm.engine.work_dir_lock import check_work_dir_free
     from uagit_mm.errors import MissingFileError
-    from uagit_mm.utils import load_config
+    from uagit_mm.utils import close_distributed, load_config
 
     cfg = load_config(args.config, args.cfg_options)
     cfg.launcher = args.launcher
@@ -78,6 +78,9 @@ def main():
         Runner.from_cfg(cfg)
     print_log(f'Working directory: {cfg.work_dir}', logger='current')
     runner.train()
+    # every rank waits for the others and closes the process group, so
+    # that no rank aborts on a peer's closed connection (uagit_mm.utils.dist)
+    close_distributed()
     print_log(f'Checkpoints under {cfg.work_dir}, logs under '
               f'{runner.log_dir}', logger='current', level=logging.INFO)
 
