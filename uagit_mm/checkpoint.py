@@ -26,7 +26,7 @@ from typing import Iterator
 import torch
 from mmengine import print_log
 
-from uagit_mm.errors import UserError
+from uagit_mm.errors import MissingFileError, UserError
 
 _state = threading.local()
 
@@ -66,13 +66,14 @@ def load_from_local(filename: str, map_location=None):
         dict: The checkpoint.
 
     Raises:
-        FileNotFoundError: The file does not exist.
+        MissingFileError: The file does not exist (a ``FileNotFoundError``
+            that the tools print as one line).
         UnsafeCheckpointError: The file holds objects other than tensors and
             builtin containers, outside a trusted resume.
     """
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
-        raise FileNotFoundError(f'checkpoint {filename} can not be found.')
+        raise MissingFileError(f'checkpoint {filename} does not exist')
     try:
         return torch.load(filename, map_location=map_location,
                           weights_only=True)

@@ -280,6 +280,18 @@ class TestConsoleScript(TestCase):
         self.assertEqual(proc.returncode, 0, proc.stdout)
         self.assertIn('--direction', proc.stdout)
 
+    def test_missing_checkpoint_is_one_line(self):
+        script = osp.join(osp.dirname(sys.executable), 'uagit-translate')
+        with tempfile.TemporaryDirectory() as tmp:
+            missing = osp.join(tmp, 'no_such.pth')
+            proc = subprocess.run(
+                [script, CONFIG, missing, tmp, '--out-dir',
+                 osp.join(tmp, 'out')], text=True, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, timeout=300)
+        self.assertEqual(proc.returncode, 2, proc.stderr)
+        self.assertIn(f'checkpoint {missing} does not exist', proc.stderr)
+        self.assertNotIn('Traceback', proc.stderr)
+
 
 def write_large_png(path, width, height):
     """A valid black RGB PNG of any size, written row by row: large on
