@@ -192,6 +192,7 @@ class TestConfigs(unittest.TestCase):
                 self.assertEqual(model.threshold, 0.1)
                 # the random binary mask (not in the paper) is off
                 self.assertIsNone(model.binary_mask_from)
+                self.assertEqual(model.sharpness.weight, 0)  # nor penalty
                 self.assertEqual(model.generator_input, 'foreground')
                 self.assertEqual(model.switch_epoch, 30)
                 self.assertIsNone(model.switch_iter)

@@ -11,6 +11,7 @@ from mmagic.registry import MODELS
 from mmagic.structures import DataSample
 from uagit_mm.errors import ConfigError
 from uagit_mm.models import compose
+from uagit_mm.models.phase_schedule import PhaseSchedule, sharpness_penalty
 
 TINY = dict(
     type='UAGIT',
@@ -329,6 +330,65 @@ class TestBinaryMask(TestCase):
     def test_bad_value(self):
         with self.assertRaisesRegex(ConfigError, r'model\.binary_mask_from'):
             build(binary_mask_from=-5)
+
+
+class TestSharpness(TestCase):
+    """model.sharpness: a ramped penalty 4 a (1 - a) on the attention (not
+    in the paper; off by default)."""
+
+    def test_penalty_values_and_gradient_direction(self):
+        a = torch.tensor([0.0, 0.3, 0.5, 0.7, 1.0], requires_grad=True)
+        self.assertAlmostEqual(
+            sharpness_penalty(torch.tensor([0.0, 1.0])).item(), 0.0)
+        self.assertAlmostEqual(
+            sharpness_penalty(torch.tensor([0.5])).item(), 1.0)
+        sharpness_penalty(a).backward()
+        # descent raises values above 0.5, lowers those below, leaves 0.5
+        self.assertGreater(a.grad[1].item(), 0)
+        self.assertEqual(a.grad[2].item(), 0)
+        self.assertLess(a.grad[3].item(), 0)
+
+    def test_ramp_and_freeze(self):
+        sched = PhaseSchedule(switch_iter=30,
+                              sharpness=dict(weight=2.0, begin=10, end=20))
+        hub = MessageHub.get_current_instance()
+        weights = []
+        for it in (0, 9, 10, 15, 20, 25, 30):
+            hub.update_info('iter', it)
+            weights.append(sched.state(hub).sharpness_weight)
+        # 0 before begin, linear to the weight at end, 0 once frozen
+        self.assertEqual(weights, [0.0, 0.0, 0.0, 1.0, 2.0, 2.0, 0.0])
+
+    def test_generator_loss_gains_the_weighted_penalty(self):
+        torch.manual_seed(0)
+        model = build(sharpness=dict(weight=3.0, begin=0), switch_iter=5)
+        for d in ('a', 'b'):
+            model.attentions[d] = HalfAttention()  # 0.05 left, 0.9 right
+        set_iter(1)
+        state = model.schedule.state()
+        inputs = model.data_preprocessor(batch(), True)['inputs']
+        out = model.forward_cycle(inputs, True)
+        total, losses = model._get_gen_loss(out, state)
+        for d in ('a', 'b'):
+            attn = out[f'attn_{d}']
+            self.assertAlmostEqual(
+                losses[f'loss_sharp_{d}'].item(),
+                3.0 * (4 * attn * (1 - attn)).mean().item(), places=5)
+        off = build(switch_iter=5)
+        off.load_state_dict(model.state_dict(), strict=False)
+        _, plain = off._get_gen_loss(out, off.schedule.state())
+        self.assertNotIn('loss_sharp_a', plain)
+        self.assertAlmostEqual(
+            total.item(),
+            sum(v.item() for v in plain.values()) +
+            losses['loss_sharp_a'].item() + losses['loss_sharp_b'].item(),
+            places=4)
+
+    def test_bad_values(self):
+        for bad in (dict(begin=3), dict(weight=-1.0),
+                    dict(weight=1.0, begin=5, end=2), 0.5):
+            with self.assertRaisesRegex(ConfigError, r'model\.sharpness'):
+                build(sharpness=bad)
 
 
 class TestPredict(TestCase):

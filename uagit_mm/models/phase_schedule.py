@@ -7,9 +7,11 @@ train through the generator loss. Phase 2 (from ``switch_iter`` or
 attention networks are frozen and (as in the authors' code) the
 discriminators' norm layers are off. Like the authors' ``main.py``, one call
 decides the whole phase: :meth:`PhaseSchedule.state`. It also decides the
-one addition to the paper, off by default: from ``binary_mask_from`` on,
-while the attention trains, the training composite uses a randomly
-thresholded binary mask (:func:`sample_binary_mask`).
+two additions to the paper, both off by default: from ``binary_mask_from``
+on, while the attention trains, the training composite uses a randomly
+thresholded binary mask (:func:`sample_binary_mask`); and the weight of a
+sharpness penalty on the attention (``sharpness``, see
+:func:`sharpness_penalty`), ramped in while the attention trains.
 """
 from dataclasses import dataclass
 from typing import Optional
@@ -68,6 +70,30 @@ def sample_binary_mask(attention: torch.Tensor) -> torch.Tensor:
     return attention + (hard - attention).detach()
 
 
+def sharpness_penalty(attention: torch.Tensor) -> torch.Tensor:
+    """``mean(4 a (1 - a))``: 0 for a binary map, 1 for one at 0.5.
+
+    Why (an addition to the paper, ``model.sharpness``): on a domain pair
+    that differs in colour only, the attention finds the object but stays
+    grey on it (0.6-0.7 at the phase switch in the README's table), because
+    with the soft composite ``a * G + (1 - a) * s`` the generator makes up
+    for ``a < 1`` by overshooting and no loss prefers ``a = 1``. The paper's
+    premise is that the maps become binary; this term says so directly. Its
+    gradient ``4 (1 - 2a)`` pushes values above 0.5 up and below 0.5 down,
+    so it sharpens a map that already separates object from background and
+    vanishes at 0.5 (it cannot decide where the object is; the ramp starts
+    it once the attention has localised). Per pixel it is weak next to the
+    image losses, which keep deciding where ``a`` is high.
+
+    Args:
+        attention (Tensor): Attention in [0, 1], shape (N, 1, H, W).
+
+    Returns:
+        Tensor: The scalar penalty (with gradient).
+    """
+    return (4.0 * attention * (1.0 - attention)).mean()
+
+
 @dataclass(frozen=True)
 class PhaseState:
     """What one training step does.
@@ -84,6 +110,8 @@ class PhaseState:
             the discriminators' norm must be set.
         binary_mask (bool): The training composite uses
             :func:`sample_binary_mask` instead of the soft attention.
+        sharpness_weight (float): Weight of :func:`sharpness_penalty` in
+            the generator loss this step (0: not added).
     """
     phase: int
     mask_threshold: Optional[float]
@@ -91,6 +119,7 @@ class PhaseState:
     disc_norm: bool
     changed: bool
     binary_mask: bool = False
+    sharpness_weight: float = 0.0
 
     def disc_mask(self,
                   attention: torch.Tensor) -> Optional[torch.Tensor]:
@@ -119,6 +148,12 @@ class PhaseSchedule:
         binary_mask_from (int, optional): Iteration (0-based) from which,
             while the attention networks train, the training composite
             uses :func:`sample_binary_mask`. None (the paper) never.
+        sharpness (dict, optional): ``dict(weight=w, begin=i0, end=i1)``:
+            while the attention networks train, add ``weight *``
+            :func:`sharpness_penalty` per attention map to the generator
+            loss, ramped linearly from 0 at iteration ``begin`` to ``weight``
+            at ``end`` (``end`` defaults to ``begin``: a step). None or
+            weight 0 (the paper): never.
     """
 
     def __init__(self,
@@ -127,7 +162,8 @@ class PhaseSchedule:
                  threshold: float = 0.1,
                  freeze_attention: bool = True,
                  disc_norm_in_phase2: bool = False,
-                 binary_mask_from: Optional[int] = None) -> None:
+                 binary_mask_from: Optional[int] = None,
+                 sharpness: Optional[dict] = None) -> None:
         if switch_epoch is not None and switch_iter is not None:
             raise ConfigError('UAGIT: set at most one of model.switch_epoch '
                               'and model.switch_iter')
@@ -147,7 +183,37 @@ class PhaseSchedule:
         self.freeze_attention = freeze_attention
         self.disc_norm_in_phase2 = disc_norm_in_phase2
         self.binary_mask_from = binary_mask_from
+        self.sharpness = self._check_sharpness(sharpness)
         self._last_phase: Optional[int] = None
+
+    @staticmethod
+    def _check_sharpness(sharpness: Optional[dict]) -> Optional[dict]:
+        if sharpness is None:
+            return None
+        if not isinstance(sharpness, dict) or \
+                set(sharpness) - {'weight', 'begin', 'end'} or \
+                'weight' not in sharpness:
+            raise ConfigError(
+                'UAGIT: model.sharpness must be None or dict(weight=w, '
+                f'begin=i0, end=i1), got {sharpness!r}')
+        weight = float(sharpness['weight'])
+        begin = int(sharpness.get('begin', 0))
+        end = int(sharpness.get('end', begin))
+        if weight < 0 or begin < 0 or end < begin:
+            raise ConfigError(
+                'UAGIT: model.sharpness needs weight >= 0 and 0 <= begin <= '
+                f'end, got {sharpness!r}')
+        return dict(weight=weight, begin=begin, end=end) if weight else None
+
+    def sharpness_weight(self, curr_iter: int) -> float:
+        """The weight of :func:`sharpness_penalty` at ``curr_iter`` (before
+        the attention freeze is taken into account)."""
+        if self.sharpness is None or curr_iter < self.sharpness['begin']:
+            return 0.0
+        begin, end = self.sharpness['begin'], self.sharpness['end']
+        ramp = 1.0 if end == begin else min(
+            1.0, (curr_iter - begin) / (end - begin))
+        return self.sharpness['weight'] * ramp
 
     def phase(self, message_hub: Optional[MessageHub] = None) -> int:
         """1 or 2, from the iteration/epoch in ``message_hub`` (the current
@@ -172,7 +238,9 @@ class PhaseSchedule:
             disc_norm=phase == 1 or self.disc_norm_in_phase2,
             changed=phase != self._last_phase,
             binary_mask=train_attention and self.binary_mask_from is not None
-            and hub.get_info('iter', 0) >= self.binary_mask_from)
+            and hub.get_info('iter', 0) >= self.binary_mask_from,
+            sharpness_weight=self.sharpness_weight(hub.get_info('iter', 0))
+            if train_attention else 0.0)
         if state.changed:
             seen = 'whole images' if phase == 1 else \
                 f'attended regions only (tau {self.threshold})'
@@ -183,7 +251,9 @@ class PhaseSchedule:
                 (f'; random binary masks in the training composite from '
                  f'iteration {self.binary_mask_from}'
                  if state.train_attention and self.binary_mask_from
-                 is not None else ''),
+                 is not None else '') +
+                (f'; sharpness penalty {self.sharpness}'
+                 if state.train_attention and self.sharpness else ''),
                 logger='current')
             self._last_phase = phase
         return state

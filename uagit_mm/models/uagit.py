@@ -15,7 +15,8 @@ from mmagic.structures import DataSample
 from mmagic.utils.typing import SampleList
 from uagit_mm.errors import ConfigError
 from .masked_pool import MaskedImagePool
-from .phase_schedule import PhaseSchedule, PhaseState, sample_binary_mask
+from .phase_schedule import (PhaseSchedule, PhaseState, sample_binary_mask,
+                             sharpness_penalty)
 from .updates import check_attentions_optimized, losses_finite, update
 
 Tensor = torch.Tensor
@@ -84,6 +85,13 @@ class UAGIT(BaseTranslationModel):
             the colour-only set it made them worse instead). Test-time
             translation keeps the continuous mask. None (the default, the
             paper) never.
+        sharpness (dict, optional): Not in the paper:
+            ``dict(weight=w, begin=i0, end=i1)`` adds ``w *
+            mean(4 a (1 - a))`` per attention map to the generator loss
+            while the attention networks train, ramped in linearly from
+            iteration ``i0`` to ``i1`` (:func:`.phase_schedule.
+            sharpness_penalty`; logged as ``loss_sharp_<domain>``). None
+            (the default, the paper) never.
         size_divisor (int): The generator needs sizes divisible by this;
             other sizes are reflect-padded and cropped back. Defaults to 4.
         nonfinite (str): What a NaN/inf loss does: 'stop' raises an error
@@ -114,6 +122,7 @@ class UAGIT(BaseTranslationModel):
                  freeze_attention: bool = True,
                  disc_norm_in_phase2: bool = False,
                  binary_mask_from: Optional[int] = None,
+                 sharpness: Optional[dict] = None,
                  size_divisor: int = 4,
                  nonfinite: str = 'stop') -> None:
         if domains is not None:
@@ -147,7 +156,7 @@ class UAGIT(BaseTranslationModel):
                 f'{disc_init_steps}')
         schedule = PhaseSchedule(switch_iter, switch_epoch, threshold,
                                  freeze_attention, disc_norm_in_phase2,
-                                 binary_mask_from)
+                                 binary_mask_from, sharpness)
         super().__init__(generator, discriminator, default_domain,
                          reachable_domains, related_domains,
                          data_preprocessor, int(discriminator_steps),
@@ -429,4 +438,7 @@ class UAGIT(BaseTranslationModel):
                 real = outputs[f'real_{tgt}']
                 losses[f'loss_id_{tgt}'] = self.id_loss(
                     self._generate(tgt, real), real)
+            if state.sharpness_weight:
+                losses[f'loss_sharp_{src}'] = state.sharpness_weight * \
+                    sharpness_penalty(outputs[f'attn_{src}'].float())
         return sum(losses.values()), losses

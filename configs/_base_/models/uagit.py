@@ -43,4 +43,9 @@ model = dict(
     # training composite uses [a > u], u ~ U(0, 1) per image (straight-
     # through gradient), meant to push grey masks to 0 or 1 (it did not in
     # the README's pilot); None = off (paper)
-    binary_mask_from=None)
+    binary_mask_from=None,
+    # not in the paper: dict(weight=w, begin=i0, end=i1) adds
+    # w * mean(4 a (1 - a)) per attention map to the generator loss while
+    # the attention trains, ramped in from iteration i0 to i1; weight 0 = off
+    # (set e.g. --cfg-options model.sharpness.weight=2 model.sharpness.begin=N)
+    sharpness=dict(weight=0.0, begin=0, end=0))
