@@ -13,6 +13,7 @@
 # usage: tools/gpu_check.sh [OUT_DIR]
 #   PYTHON=...   interpreter (default .venv/bin/python)
 #   DRY_RUN=1    print the commands instead of running them (no GPU needed)
+#   SKIP_BENCHMARK=1  leave out step 1 (to rerun training and testing only)
 #
 # Without a GPU it stops with exit code 2 before doing anything; on the CPU
 # use tools/benchmark.py and the CPU configs (README, "Mixed precision").
@@ -76,9 +77,10 @@ print("torch", torch.__version__, "CUDA", torch.version.cuda,
 } | tee -a "$RESULTS"
 TOTAL_START=$SECONDS
 
-echo "## 1. benchmark (256x256; fp32 vs AMP)" | tee -a "$RESULTS"
 FAILED=0
-for BATCH in 1 4; do
+[ "${SKIP_BENCHMARK:-0}" = 1 ] || \
+    echo "## 1. benchmark (256x256; fp32 vs AMP)" | tee -a "$RESULTS"
+[ "${SKIP_BENCHMARK:-0}" = 1 ] || for BATCH in 1 4; do
     run "$PY" tools/benchmark.py --device cuda --setting paper --size 256 \
         --batch "$BATCH" --variants fp32 amp --repeats 5 --iters 5 \
         --warmup 3 --infer-iters 10 || FAILED=1

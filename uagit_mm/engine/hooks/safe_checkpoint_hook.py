@@ -43,12 +43,24 @@ def _to_plain(value: Any) -> Any:
     return value
 
 
+def _to_cpu(value: Any) -> Any:
+    """``value`` with every tensor in it moved to the CPU."""
+    if torch.is_tensor(value):
+        return value.cpu()
+    if isinstance(value, dict):
+        return type(value)((k, _to_cpu(v)) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to_cpu(v) for v in value)
+    return value
+
+
 def _from_plain(value: Any) -> Any:
     """Inverse of :func:`_to_plain` for the HistoryBuffers."""
     if isinstance(value, dict):
         if value.get(_TAG):
-            return HistoryBuffer(value['log'].numpy().tolist(),
-                                 value['count'].numpy().tolist(),
+            # .cpu(): a resume on a GPU maps the checkpoint to the GPU
+            return HistoryBuffer(value['log'].cpu().tolist(),
+                                 value['count'].cpu().tolist(),
                                  value['max_length'])
         return type(value)((k, _from_plain(v)) for k, v in value.items())
     return value
@@ -298,7 +310,8 @@ class SafeCheckpointHook(CheckpointHook):
             for domain, pool in model.image_pools.items():
                 if domain in pools:
                     pool.load_state_dict(pools[domain], device=device)
-        self._pending = saved['rng'][rank]
+        # on a GPU the checkpoint is mapped there; random states are CPU
+        self._pending = _to_cpu(saved['rng'][rank])
 
     def before_train_epoch(self, runner) -> None:
         if self._pending is None:
