@@ -83,7 +83,8 @@ class TestAttentionCollapseHook(TestCase):
         self.assertIn('iteration 10', msgs[0])  # the first phase-2 one
         self.assertIn('0.47', msgs[0])  # the window's mean, not earlier
         self.assertIn('90%', msgs[0])
-        for knob in ('model.binary_mask_from', 'model.switch_iter',
+        for knob in ('model.sharpness', 'model.binary_mask_from',
+                     'model.switch_iter',
                      'model.threshold', 'model.freeze_attention'):
             self.assertIn(knob, msgs[0])
 

@@ -18,13 +18,16 @@ ADVICE = ('Knobs to try: a smaller cycle weight '
 
 GREY_ADVICE = ('The attention networks are frozen from here on, so this mask '
                'stays soft: translations are part blend, and masks '
-               'thresholded at 0.5 miss the object. Knobs to try: a later '
-               'switch (model.switch_epoch / model.switch_iter), a lower '
-               'threshold tau (model.threshold), '
+               'thresholded at 0.5 miss the object. Knobs to try: '
+               'model.sharpness (a penalty on a(1 - a) ramped in before the '
+               'switch, e.g. dict(weight=2.0, begin=<40% of the switch>, '
+               'end=<50%>); not in the paper; in the README\'s table it took '
+               'the colour-only set\'s masks from 0.6-0.7 to 0.87-0.90 on the '
+               'object), a later switch (model.switch_epoch / '
+               'model.switch_iter), a lower threshold tau (model.threshold), '
                'model.freeze_attention=False, or, experimental, '
                'model.binary_mask_from (random binary masks in the training '
-               'composite; not in the paper, and in the README\'s pilot on '
-               'the colour-only set it made the masks worse).')
+               'composite; in the README\'s pilot it made the masks worse).')
 
 
 @HOOKS.register_module()
