@@ -4,7 +4,13 @@
 # blocks, 32-128-256-1 PatchGAN discriminators (base 32), batch 1, 2,500
 # iterations; phase 2 from iteration 1,500 (60 %: the attention trains longer
 # before it is frozen); lr 2e-4 (CycleGAN's; the paper's 1e-4 is slow for
-# this budget), decaying linearly to 0 over the second half.
+# this budget), decaying linearly to 0 over the second half. Not in the
+# paper: model.sharpness, a penalty 2 * mean(4 a (1 - a)) on each attention
+# map, ramped in from iteration 1,000 to 1,250, so the masks are near binary
+# when they are frozen at the switch (README, "Sharp attention on every kind
+# of domain pair": on the colour-only set it took them from 0.61 / 0.71 to
+# 0.86-0.87 / 0.89-0.90 on the object; on this set IoU stayed within the
+# seeds' spread). model.sharpness.weight=0 gives the paper's losses.
 _base_ = [
     './_base_/models/uagit.py', './_base_/datasets/unpaired_256.py',
     './_base_/schedules/uagit_100e.py'
@@ -19,7 +25,8 @@ model = dict(
     generator=dict(num_blocks=3),
     discriminator=dict(base_channels=32),
     switch_epoch=None,
-    switch_iter=1500)
+    switch_iter=1500,
+    sharpness=dict(weight=2.0, begin=1000, end=1250))
 optim_wrapper = dict(
     generators=dict(optimizer=dict(lr=2e-4)),
     discriminators=dict(optimizer=dict(lr=2e-4)))

@@ -181,6 +181,18 @@ class TestConfigs(unittest.TestCase):
                 checked += 1
         self.assertGreaterEqual(checked, 1)
 
+    def test_sharpness_before_the_switch_in_the_full_cpu_configs(self):
+        for name in ('uagit_cpu_1xb1-2500iters_synthetic64.py',
+                     'uagit_cpu_1xb1-2500iters_synthetichue64.py'):
+            model = self.cfgs[name].model
+            with self.subTest(config=name):
+                self.assertGreater(model.sharpness.weight, 0)
+                # ramped in, and fully on, while the attention still trains
+                self.assertLess(model.sharpness.end, model.switch_iter)
+        # the quick start keeps the setting its figures were measured with
+        self.assertEqual(self.cfgs['uagit_cpu_1xb1-1000iters_synthetic64.py']
+                         .model.sharpness.weight, 0)
+
     def test_paper_hyper_parameters(self):
         for name in PAPER_CONFIGS:
             cfg = self.cfgs[name]
