@@ -39,6 +39,8 @@ def parse_args(argv=None):
 
 def _main(argv=None) -> int:
     args = parse_args(argv)
+    from uagit_mm.quiet import quiet_tool
+    quiet_tool()  # mmagic's dependencies' import warnings, mmcv's conv bias
     from uagit_mm.apis import init_model, resolve_direction
     from uagit_mm.apis.export import ParityError, export_model
 

@@ -7,7 +7,6 @@ import os.path as osp
 from mmengine.config import DictAction
 from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
 
 
 def parse_args():
@@ -34,6 +33,10 @@ def parse_args():
 
 def main():
     args = parse_args()
+    from uagit_mm.quiet import quiet_tool
+    quiet_tool()  # mmagic's dependencies' import warnings, mmcv's conv bias
+    from mmengine.runner import Runner  # (imports transformers: after that)
+
     import uagit_mm  # noqa: F401
     from uagit_mm.utils import close_distributed, load_config
 

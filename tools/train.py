@@ -7,7 +7,6 @@ import os.path as osp
 from mmengine.config import DictAction
 from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
 
 
 def parse_args():
@@ -44,6 +43,10 @@ def parse_args():
 
 def main():
     args = parse_args()
+    from uagit_mm.quiet import quiet_tool
+    quiet_tool()  # mmagic's dependencies' import warnings, mmcv's conv bias
+    from mmengine.runner import Runner  # (imports transformers: after that)
+
     import uagit_mm  # noqa: F401  (compat fixes before the config is built)
     from uagit_mm.engine.work_dir_lock import check_work_dir_free
     from uagit_mm.errors import MissingFileError

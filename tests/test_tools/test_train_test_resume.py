@@ -61,6 +61,11 @@ class TestTrainTestResume(SyntheticDataTestCase):
         self.assertEqual(rc, 0, out[-3000:])
         self.assertIn('UAGIT phase 1', out)
         self.assertIn('UAGIT phase 2', out)
+        # the import noise of mmagic's dependencies and mmcv's conv-bias
+        # warning are filtered (uagit_mm.quiet); others would show
+        for noise in ('_register_pytree_node', 'Unnecessary conv bias',
+                      'timm.models'):
+            self.assertNotIn(noise, out)
         self.assertTrue(osp.isfile(osp.join(work, 'iter_2.pth')))
         ckpt = osp.join(work, 'iter_4.pth')
         self.assertTrue(osp.isfile(ckpt))
@@ -80,6 +85,7 @@ class TestTrainTestResume(SyntheticDataTestCase):
                       '--out-metrics', metrics_file, '--cfg-options',
                       f'data_root={self.data}', *TINY)
         self.assertEqual(rc, 0, out[-3000:])
+        self.assertNotIn('_register_pytree_node', out)
         with open(metrics_file) as f:
             metrics = json.load(f)
         for direction in ('smooth2striped', 'striped2smooth'):
