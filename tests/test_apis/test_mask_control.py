@@ -126,6 +126,26 @@ class TestMaskedTranslation(TestCase):
         self.assertTrue(torch.allclose(fake_t, fake_m))
         self.assertFalse(torch.allclose(fake_t, fake))
 
+    def test_thresholded_mask_stays_binary_with_max_side(self):
+        big = np.asarray(Image.fromarray(IMG).resize((123, 97),
+                                                     Image.BICUBIC))
+        _, attn = translate_tensors(self.model, [big], 'striped',
+                                    max_side=40)
+        t = float(attn.median())
+        opts = MaskOptions(threshold=t)
+        (f, m), = translate_arrays(self.model, [big], 'striped',
+                                   max_side=40, mask_options=opts)
+        self.assertEqual(m.shape, (97, 123))
+        self.assertEqual(set(np.unique(m)), {0, 255})
+        _, used = translate_tensors(self.model, [big], 'striped',
+                                    max_side=40, mask_options=opts)
+        self.assertEqual(used.shape[-2:], (97, 123))
+        self.assertEqual(set(used.unique().tolist()), {0.0, 1.0})
+        # without a threshold the mask is resized smoothly, as before
+        (_, soft), = translate_arrays(self.model, [big], 'striped',
+                                      max_side=40)
+        self.assertGreater(len(np.unique(soft)), 2)
+
     def test_dilate_and_invert_the_attention(self):
         model = self.model
         _, attn = translate_tensors(model, [IMG], 'striped')

@@ -217,9 +217,17 @@ def translate_tensors(model,
     if resize and fake.shape[-2:] != (h, w):
         fake = F.interpolate(fake, size=(h, w), mode='bicubic',
                              align_corners=False)
-        attn = F.interpolate(attn, size=(h, w), mode='bilinear',
-                             align_corners=False)
+        # a thresholded mask stays binary at the input size
+        attn = F.interpolate(attn, size=(h, w), mode='nearest') \
+            if _binary(mask_options) else F.interpolate(
+                attn, size=(h, w), mode='bilinear', align_corners=False)
     return fake, attn
+
+
+def _binary(mask_options: Optional[MaskOptions]) -> bool:
+    """Whether ``mask_options`` make the mask binary (a threshold; dilation
+    and inversion keep it so)."""
+    return mask_options is not None and mask_options.threshold is not None
 
 
 def mask_to_uint8(mask: torch.Tensor) -> np.ndarray:
@@ -269,8 +277,11 @@ def translate_arrays(model,
     # (it clamps in place: ``fake`` is ours to change). With max_side the
     # 8-bit results are resized to the input size, which takes a few bytes
     # per pixel where float tensors would take dozens (large photos).
+    # (a thresholded mask is resized nearest: it stays 0 / 255)
+    mask_resample = Image.NEAREST if _binary(mask_options) else \
+        Image.BILINEAR
     return [(_resize(tensor2img(f, min_max=(0, 255)), size, Image.BICUBIC),
-             _resize(mask_to_uint8(a), size, Image.BILINEAR))
+             _resize(mask_to_uint8(a), size, mask_resample))
             for f, a in zip(fake, attn)]
 
 
