@@ -47,9 +47,10 @@ def sample_binary_mask(attention: torch.Tensor) -> torch.Tensor:
     any ``a`` on the object by overshooting, so a mask that found the object
     but sits at 0.5 on it is as good as a binary one and nothing moves it
     (a penalty on ``a * (1 - a)`` is flat at exactly 0.5, though it does
-    sharpen masks that sit above 0.5 on the object: :func:`
-    sharpness_penalty`, the addition that worked). With a random threshold the object is either fully translated
-    (with probability ``a``) or copied, never blended: the generator must
+    sharpen masks that sit above 0.5 on the object:
+    :func:`sharpness_penalty`, the addition that worked). With a random
+    threshold the object is either fully translated (with probability
+    ``a``) or copied, never blended: the generator must
     produce the real target and, as ``E_u[a > u] = a``, the expected loss is
     linear in a region's ``a``, so the gradient pushes it to 0 or 1,
     whichever the losses prefer. One ``u`` per image keeps the sampled
