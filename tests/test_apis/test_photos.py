@@ -7,6 +7,7 @@ noise."""
 import os
 import os.path as osp
 import re
+import struct
 import subprocess
 import sys
 import tempfile
@@ -46,6 +47,43 @@ def save_oriented(path: str, upright: np.ndarray, orientation: int,
     exif = Image.Exif()
     exif[0x0112] = orientation
     img.save(path, exif=exif.tobytes(), **kwargs)
+
+
+def _s15(x: float) -> bytes:
+    return struct.pack('>i', int(round(x * 65536)))
+
+
+def matrix_icc(red, green, blue, gamma: float = 2.2,
+               name: str = 'test RGB') -> bytes:
+    """A minimal ICC v2 RGB display profile (primaries as D50 XYZ columns,
+    one gamma curve), written here byte by byte so that tests can embed a
+    profile other than sRGB without shipping one."""
+    def xyz(v):
+        return b'XYZ ' + bytes(4) + b''.join(_s15(c) for c in v)
+    text = name.encode('ascii') + b'\0'
+    desc = (b'desc' + bytes(4) + struct.pack('>I', len(text)) + text +
+            bytes(8) + bytes(3) + bytes(67))
+    curve = b'curv' + bytes(4) + struct.pack('>IH', 1, round(gamma * 256))
+    tags = [(b'desc', desc), (b'wtpt', xyz((0.9642, 1.0, 0.8249))),
+            (b'rXYZ', xyz(red)), (b'gXYZ', xyz(green)),
+            (b'bXYZ', xyz(blue)), (b'rTRC', curve), (b'gTRC', curve),
+            (b'bTRC', curve), (b'cprt', b'text' + bytes(4) + b'none\0')]
+    offset = 128 + 4 + 12 * len(tags)
+    table, data = struct.pack('>I', len(tags)), b''
+    for sig, body in tags:
+        body += bytes(-len(body) % 4)
+        table += sig + struct.pack('>II', offset + len(data), len(body))
+        data += body
+    header = (struct.pack('>I', offset + len(data)) + b'lcms' +
+              struct.pack('>I', 0x02100000) + b'mntrRGB XYZ ' + bytes(12) +
+              b'acspAPPL' + bytes(20) + struct.pack('>I', 0) +
+              _s15(0.9642) + _s15(1.0) + _s15(0.8249) + b'lcms' + bytes(44))
+    return header + table + data
+
+
+#: sRGB's primaries adapted to D50 (the ICC connection space)
+SRGB_PRIMARIES = ((0.4360, 0.2225, 0.0139), (0.3851, 0.7169, 0.0971),
+                  (0.1431, 0.0606, 0.7141))
 
 
 def diff(a: np.ndarray, b: np.ndarray) -> float:
@@ -128,6 +166,38 @@ class TestReadPhotos(TestCase):
             self.assertEqual(got.shape, rgb.shape, name)
             self.assertEqual(got.dtype, np.uint8, name)
             self.assertLessEqual(diff(got, want), tol, name)
+
+    def test_colour_profiles_are_converted_to_srgb(self):
+        from PIL import ImageCms
+        red, green, blue = SRGB_PRIMARIES
+        swapped = matrix_icc(green, red, blue, name='red-green swapped')
+        like_srgb = matrix_icc(red, green, blue, name='gamma 2.2 RGB')
+        pixels = np.zeros((8, 12, 3), np.uint8)
+        pixels[..., 0], pixels[..., 1], pixels[..., 2] = 200, 30, 30
+        for suffix in ('.png', '.jpg', '.tif'):
+            with self.subTest(suffix=suffix):
+                # a profile whose red is sRGB's green: red pixels show green
+                path = self.path('swapped' + suffix)
+                Image.fromarray(pixels).save(path, icc_profile=swapped,
+                                             quality=95)
+                got = read_rgb(path).astype(int)
+                self.assertGreater(got[..., 1].mean(), 150, got[0, 0])
+                self.assertLess(got[..., 0].mean(), 60, got[0, 0])
+                # sRGB's primaries with a 2.2 curve: nearly unchanged (the
+                # curves differ a little in the shadows)
+                path = self.path('like_srgb' + suffix)
+                Image.fromarray(pixels).save(path, icc_profile=like_srgb,
+                                             quality=95)
+                self.assertLess(diff(read_rgb(path), pixels), 8)
+        # an sRGB profile, a broken profile and none leave the pixels alone
+        srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile('sRGB'))
+        for name, icc in (('srgb', srgb.tobytes()), ('junk', b'not icc'),
+                          ('none', None)):
+            with self.subTest(profile=name):
+                path = self.path(name + '.png')
+                extra = {'icc_profile': icc} if icc else {}
+                Image.fromarray(pixels).save(path, **extra)
+                self.assertTrue(np.array_equal(read_rgb(path), pixels))
 
     def test_animated_files_give_their_first_frame(self):
         first = photo('astronaut', (40, 40))

@@ -3,8 +3,13 @@
 EXIF orientation is applied (a portrait phone photo comes out upright, as
 mmcv's ``imfrombytes`` does for the training data); CMYK, palette, 16-bit
 and float images are converted; of an animated image (GIF, APNG, WebP) the
-first frame is used.
+first frame is used. An embedded colour profile other than sRGB (Display P3
+from phones, Adobe RGB from cameras, a CMYK press profile) is converted to
+sRGB, the space the models were trained in, with Pillow's LittleCMS
+bindings; a profile it cannot read leaves the pixels as stored. (The
+training data goes through mmcv's cv2 loader, which ignores profiles.)
 """
+import io
 import os
 import os.path as osp
 from contextlib import contextmanager
@@ -101,8 +106,33 @@ def read_rgb(path: str,
         raise ImageReadError(f'{path}: {err}') from None
 
 
+def to_srgb(img: Image.Image) -> Image.Image:
+    """``img`` converted from its embedded ICC profile to sRGB (mode RGB,
+    or RGBA when it has alpha), or ``img`` itself when it has no profile,
+    an sRGB one, a mode the conversion does not take, or a profile
+    LittleCMS cannot read."""
+    icc = img.info.get('icc_profile')
+    if not icc or img.mode not in ('RGB', 'RGBA', 'CMYK'):
+        return img
+    try:
+        from PIL import ImageCms
+    except ImportError:  # a Pillow built without LittleCMS
+        return img
+    try:
+        src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        if 'srgb' in ImageCms.getProfileDescription(src).lower():
+            return img  # already what the models expect
+        return ImageCms.profileToProfile(
+            img, src, ImageCms.createProfile('sRGB'),
+            outputMode='RGBA' if img.mode == 'RGBA' else 'RGB')
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return img  # an unreadable or unusable profile: pixels as stored
+
+
 def to_rgb(img: Image.Image, name: str = 'image') -> np.ndarray:
-    """Convert a PIL image of any mode to RGB uint8."""
+    """Convert a PIL image of any mode to RGB uint8 (sRGB where it has an
+    ICC profile, :func:`to_srgb`)."""
+    img = to_srgb(img)
     mode = img.mode
     if mode.startswith('I') or mode == 'F':
         arr = np.asarray(img, dtype=np.float64)
