@@ -290,6 +290,11 @@ class TestMemoryPlanner(TestCase):
         side = int(re.search(r'--max-side (\d+)', reason).group(1))
         planner.max_side = side
         self.assertIsNone(planner.refusal(3000, 4500))
+        # the run that uses the suggestion starts from its own base memory
+        # (a few MB more here): the suggested side still fits there
+        planner.base += 16 * 2**20
+        self.assertIsNone(planner.refusal(3000, 4500))
+        planner.base -= 16 * 2**20
         planner.max_side = int(side * 1.1)
         self.assertIsNotNone(planner.refusal(3000, 4500))
         # batches of large images shrink to what fits

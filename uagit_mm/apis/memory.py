@@ -28,6 +28,9 @@ import torch
 import torch.nn as nn
 
 GiB = 2**30
+#: Share of the free memory a suggested --max-side may use (the rest
+#: absorbs another process's slightly different base memory).
+SUGGEST_SLACK = 0.95
 #: Peak / (largest single-layer input + output): the paper config measured
 #: 1.65 at 1 and 8 MP (tools/benchmark_translate.py memory), rounded up.
 LAYER_FACTOR = 1.9
@@ -176,8 +179,12 @@ class MemoryPlanner:
         msg = (f'{width}x{height} needs about {need / GiB:.1f} GiB to '
                f'translate {how}, more than the {self.budget / GiB:.1f} GiB '
                f'of {allowed}')
-        room = (self.budget - self.base - FULL_BYTES * height * width) / \
-            self.bytes_per_pixel
+        # the side suggested uses SUGGEST_SLACK of the free room: the
+        # run that uses it starts from another process's base memory (a
+        # few MB more or less), and a side that fits exactly here could be
+        # refused there
+        room = SUGGEST_SLACK * (self.budget - self.base - FULL_BYTES *
+                                height * width) / self.bytes_per_pixel
         if room >= 64 * 64:
             side = fit_side(int(room), height, width)
             msg += (f'; translate it with --max-side {side} (about '
