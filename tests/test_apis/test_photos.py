@@ -4,6 +4,7 @@ write a kind, by OpenCV), real photographs (scikit-image's bundled
 astronaut, coffee and chelsea), inputs whose names differ only in suffix,
 a large image under a memory bound, and a tool that prints no import
 noise."""
+import io
 import os
 import os.path as osp
 import re
@@ -189,6 +190,20 @@ class TestReadPhotos(TestCase):
                 Image.fromarray(pixels).save(path, icc_profile=like_srgb,
                                              quality=95)
                 self.assertLess(diff(read_rgb(path), pixels), 8)
+        # a real photograph with an Adobe RGB (1998) profile (scikit-image's
+        # rocket.jpg): Adobe RGB values read as sRGB look dull, so the
+        # converted pixels are more saturated; read without the conversion
+        # they would be equal
+        rocket = osp.join(osp.dirname(skimage.data.__file__), 'rocket.jpg')
+        with Image.open(rocket) as img:
+            self.assertIn('Adobe RGB', ImageCms.getProfileDescription(
+                ImageCms.ImageCmsProfile(io.BytesIO(img.info['icc_profile']))))
+            stored = np.asarray(img.convert('RGB')).astype(int)
+        got = read_rgb(rocket).astype(int)
+
+        def chroma(x):
+            return float((x.max(2) - x.min(2)).mean())
+        self.assertGreater(chroma(got), 1.2 * chroma(stored))
         # an sRGB profile, a broken profile and none leave the pixels alone
         srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile('sRGB'))
         for name, icc in (('srgb', srgb.tobytes()), ('junk', b'not icc'),

@@ -36,15 +36,11 @@ def get_rng_state() -> Dict:
 def set_rng_state(state: Dict) -> None:
     """Restore what :func:`get_rng_state` returned."""
     py = state['python']
-    # tensors come back on the GPU when a GPU resume maps the checkpoint
-    # there: every one goes through .cpu()
-    keys = py['keys']
-    keys = keys.cpu().tolist() if torch.is_tensor(keys) else keys
-    random.setstate((py['version'], tuple(int(k) for k in keys),
+    random.setstate((py['version'], tuple(int(k) for k in py['keys']),
                      py['gauss']))
     npy = state['numpy']
     np.random.set_state(
-        (npy['kind'], npy['keys'].cpu().numpy().astype(np.uint32), npy['pos'],
+        (npy['kind'], npy['keys'].numpy().astype(np.uint32), npy['pos'],
          npy['has_gauss'], npy['cached']))
     torch.set_rng_state(state['torch'].cpu())
     if 'cuda' in state and torch.cuda.is_available():
