@@ -12,6 +12,7 @@ from mmengine.hooks import CheckpointHook
 from mmengine.logging import HistoryBuffer, print_log
 from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop
 from mmengine.runner.checkpoint import get_state_dict, weights_to_cpu
+from mmengine.utils import apply_to
 
 from mmagic.registry import HOOKS
 from ...fileio import BACKEND_ARGS, atomic_backend
@@ -40,17 +41,6 @@ def _to_plain(value: Any) -> Any:
         return type(value)((k, _to_plain(v)) for k, v in value.items())
     if isinstance(value, (list, tuple)):
         return type(value)(_to_plain(v) for v in value)
-    return value
-
-
-def _to_cpu(value: Any) -> Any:
-    """``value`` with every tensor in it moved to the CPU."""
-    if torch.is_tensor(value):
-        return value.cpu()
-    if isinstance(value, dict):
-        return type(value)((k, _to_cpu(v)) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return type(value)(_to_cpu(v) for v in value)
     return value
 
 
@@ -311,7 +301,8 @@ class SafeCheckpointHook(CheckpointHook):
                 if domain in pools:
                     pool.load_state_dict(pools[domain], device=device)
         # on a GPU the checkpoint is mapped there; random states are CPU
-        self._pending = _to_cpu(saved['rng'][rank])
+        self._pending = apply_to(saved['rng'][rank], torch.is_tensor,
+                                 lambda t: t.cpu())
 
     def before_train_epoch(self, runner) -> None:
         if self._pending is None:
