@@ -105,6 +105,55 @@ class TestAttentionCollapseHook(TestCase):
         self.assertEqual(len(msgs), 1)
         self.assertIn("domain 'a'", msgs[0])
 
+    def test_closed_mask_at_the_switch_is_called_all_zero_not_grey(self):
+        # what real horse2zebra photographs did: the mask closed, so the
+        # inside mean was 0 with 0 % grey pixels; it used to be reported as
+        # 'still grey'
+        runner = SimpleNamespace(iter=0)
+        hook = AttentionCollapseHook(window=4, patience=1000)
+        with mock.patch(
+                'uagit_mm.engine.hooks.attention_collapse_hook.print_log'
+        ) as log:
+            for i in range(8):
+                runner.iter = i
+                hook.after_train_iter(
+                    runner, i, None, {
+                        'mask_mean_a': torch.tensor(0.001),
+                        'mask_inside_a': torch.tensor(0.0),
+                        'mask_grey_a': torch.tensor(0.0),
+                        'mask_mean_b': torch.tensor(0.999),
+                        'mask_inside_b': torch.tensor(0.999),
+                        'mask_grey_b': torch.tensor(0.0),
+                        'phase': torch.tensor(1.0 if i < 6 else 2.0)
+                    })
+        msgs = [c.args[0] for c in log.call_args_list]
+        self.assertEqual(len(msgs), 2, msgs)
+        a = [m for m in msgs if "domain 'a'" in m][0]
+        b = [m for m in msgs if "domain 'b'" in m][0]
+        for msg, state in ((a, 'all-zero'), (b, 'all-one')):
+            self.assertIn(f'is {state} at the switch', msg)
+            self.assertNotIn('grey', msg)
+        self.assertIn('nothing will be translated', a)
+        self.assertIn('model.warmup', a)  # the knob that opened the masks
+        self.assertNotIn('model.warmup', b)
+
+    def test_warmup_iterations_are_not_a_collapse(self):
+        runner = SimpleNamespace(iter=0)
+        hook = AttentionCollapseHook(patience=3)
+        with mock.patch(
+                'uagit_mm.engine.hooks.attention_collapse_hook.print_log'
+        ) as log:
+            for i in range(10):
+                runner.iter = i
+                hook.after_train_iter(runner, i, None, {
+                    'mask_mean_a': torch.tensor(1.0),
+                    'warmup': torch.tensor(1.0 if i < 7 else 0.0)
+                })
+        msgs = [c.args[0] for c in log.call_args_list]
+        # only the three all-one iterations after the warm-up count
+        self.assertEqual(len(msgs), 1)
+        self.assertIn('iteration 10', msgs[0])
+
     def test_bad_arguments(self):
         with self.assertRaises(ValueError):
             AttentionCollapseHook(patience=0)

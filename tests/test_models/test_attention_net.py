@@ -48,3 +48,18 @@ class TestAttentionNet(TestCase):
         self.assertAlmostEqual(
             net.out_conv.weight.std().item(), 0.02, delta=0.01)
         self.assertEqual(net.out_conv.bias.abs().max().item(), 0.0)
+
+
+class TestOutBias(TestCase):
+
+    def test_attention_starts_near_sigmoid_of_the_bias(self):
+        torch.manual_seed(0)
+        x = torch.randn(2, 3, 32, 32)
+        for bias, low, high in ((0.0, 0.45, 0.55), (3.0, 0.93, 0.97),
+                                (-2.0, 0.09, 0.15)):
+            net = MODELS.build(
+                dict(type='AttentionNet', base_channels=4, out_bias=bias))
+            net.init_weights()
+            self.assertEqual(net.out_conv.bias.item(), bias)
+            mean = net(x).mean().item()
+            self.assertTrue(low < mean < high, (bias, mean))

@@ -478,3 +478,144 @@ class TestGradientAccumulation(TestCase):
             set_iter(it)
             model.train_step(batch(), optim)
             self.assertEqual(changed(before), it % 2 == 1, f'step {it}')
+
+
+class TestWarmup(TestCase):
+    """model.warmup: a constant mask and untrained attention networks for
+    the first iterations (not in the paper; off by default)."""
+
+    def test_constant_mask_then_the_attention(self):
+        torch.manual_seed(0)
+        model = build(warmup=dict(iters=2), switch_iter=4)
+        optim = MultiOptimWrapperConstructor(deepcopy(OPTIM))(model)
+        before = [p.clone() for p in model.attentions.parameters()]
+        calls = []
+        handle = model.attentions['a'].register_forward_hook(
+            lambda *args: calls.append(1))
+        for it in (0, 1):
+            set_iter(it)
+            log = model.train_step(batch(), optim)
+            self.assertEqual(log['mask_mean_a'].item(), 1.0)
+            self.assertEqual(log['warmup'].item(), 1.0)
+        self.assertEqual(calls, [])  # the attention networks did not run
+        for p, q in zip(before, model.attentions.parameters()):
+            self.assertTrue(torch.equal(p, q))
+        set_iter(2)
+        log = model.train_step(batch(), optim)
+        handle.remove()
+        self.assertEqual(log['warmup'].item(), 0.0)
+        self.assertGreater(len(calls), 0)
+        self.assertLess(log['mask_mean_a'].item(), 0.99)
+        self.assertTrue(any(not torch.equal(p, q) for p, q in zip(
+            before, model.attentions.parameters())))
+
+    def test_warmup_composite_with_mask_one_is_the_generator_output(self):
+        model = build(warmup=dict(iters=5, mask=1.0), switch_iter=6)
+        set_iter(0)
+        state = model.schedule.state()
+        inputs = model.data_preprocessor(batch(), True)['inputs']
+        out = model.forward_cycle(inputs, state.train_attention,
+                                  state.binary_mask, state.fixed_mask)
+        with torch.no_grad():
+            self.assertTrue(torch.allclose(
+                out['fake_b'], model.generators['b'](inputs['img_a'])))
+
+    def test_off_by_default_and_bad_values(self):
+        self.assertNotIn('warmup', LOG_KEYS)
+        model = build()
+        self.assertIsNone(model.schedule.warmup)
+        self.assertIsNone(build(warmup=dict(iters=0)).schedule.warmup)
+        for bad in (dict(iters=-1), dict(iters=3, mask=0.0),
+                    dict(iters=3, mask=1.5), dict(mask=1.0), 3):
+            with self.assertRaisesRegex(ConfigError, r'model\.warmup'):
+                build(warmup=bad)
+
+
+class TestAreaFloor(TestCase):
+    """model.area_floor: no image's mean attention below a floor while the
+    attention trains (not in the paper; off by default)."""
+
+    def test_penalty_values_and_gradient(self):
+        from uagit_mm.models.phase_schedule import area_floor_penalty
+        a = torch.zeros(2, 1, 4, 4)
+        a[0] = 0.05  # mean 0.05: below the floor
+        a[1] = 0.5   # above it: free
+        a.requires_grad_(True)
+        pen = area_floor_penalty(a, 0.2)
+        self.assertAlmostEqual(pen.item(), (0.15**2 + 0) / 2, places=6)
+        pen.backward()
+        self.assertTrue((a.grad[0] < 0).all())  # descent opens image 0
+        self.assertTrue((a.grad[1] == 0).all())
+
+    def test_generator_loss_gains_it_while_the_attention_trains(self):
+        torch.manual_seed(0)
+        model = build(area_floor=dict(weight=4.0, floor=0.6), switch_iter=3)
+        for d in ('a', 'b'):
+            model.attentions[d] = HalfAttention()  # mean 0.475
+        inputs = model.data_preprocessor(batch(), True)['inputs']
+        for it, want in ((0, True), (3, False)):
+            set_iter(it)
+            state = model.schedule.state()
+            out = model.forward_cycle(inputs, state.train_attention)
+            _, losses = model._get_gen_loss(out, state)
+            self.assertEqual('loss_area_a' in losses, want)
+            if want:
+                mean = out['attn_a'].mean().item()
+                self.assertAlmostEqual(losses['loss_area_a'].item(),
+                                       4.0 * (0.6 - mean)**2, places=5)
+
+    def test_bad_values(self):
+        for bad in (dict(weight=1.0), dict(weight=-1.0, floor=0.2),
+                    dict(weight=1.0, floor=1.0), 0.2):
+            with self.assertRaisesRegex(ConfigError, r'model\.area_floor'):
+                build(area_floor=bad)
+
+
+class TestSettingsThatCannotTakeEffect(TestCase):
+
+    def test_starts_at_or_after_the_switch_are_refused(self):
+        for key, value in (('sharpness', dict(weight=1.0, begin=5)),
+                           ('binary_mask_from', 5),
+                           ('warmup', dict(iters=6))):
+            with self.assertRaisesRegex(ConfigError, 'never take effect'):
+                build(switch_iter=5, **{key: value})
+        # fine before the switch, or when the attention is never frozen
+        build(switch_iter=5, sharpness=dict(weight=1.0, begin=4))
+        build(switch_iter=5, freeze_attention=False, binary_mask_from=7)
+
+
+class TestDomainContrast(TestCase):
+    """model.domain_contrast: the attention of a domain on the other
+    domain's real images is penalised while the attention trains (not in
+    the paper; off by default)."""
+
+    def test_loss_is_the_weighted_attention_on_the_other_domain(self):
+        torch.manual_seed(0)
+        model = build(domain_contrast=2.0, switch_iter=3)
+        optim = MultiOptimWrapperConstructor(deepcopy(OPTIM))(model)
+        seen = []
+        handle = model.attentions['a'].register_forward_hook(
+            lambda m, inp, out: seen.append((inp[0].detach().clone(),
+                                             out.detach().clone())))
+        data = batch()
+        set_iter(0)
+        log = model.train_step(data, optim)
+        handle.remove()
+        real_b = model.data_preprocessor(data, True)['inputs']['img_b']
+        on_b = [out for inp, out in seen if torch.equal(inp, real_b)]
+        self.assertEqual(len(on_b), 1)  # A_a ran once on the real b image
+        self.assertAlmostEqual(log['loss_contrast_a'].item(),
+                               2.0 * on_b[0].mean().item(), places=5)
+        self.assertIn('loss_contrast_b', log)
+        # its gradient lowers A_a's output on b images
+        model.zero_grad()
+        loss = model.attentions['a'](real_b).mean()
+        loss.backward()
+        self.assertTrue(any(p.grad is not None and p.grad.abs().sum() > 0
+                            for p in model.attentions['a'].parameters()))
+        # not once the attention is frozen, nor by default
+        set_iter(3)
+        self.assertNotIn('loss_contrast_a', model.train_step(data, optim))
+        self.assertEqual(build().schedule.domain_contrast, 0.0)
+        with self.assertRaisesRegex(ConfigError, r'model\.domain_contrast'):
+            build(domain_contrast=-1.0)

@@ -49,6 +49,12 @@ class UnpairedFolderDataset(UnpairedImageDataset):
         max_samples (int, optional): Use only the first ``max_samples``
             images (in name order) of each domain, e.g. a fixed subset of the
             test set for validation during training. Defaults to None (all).
+        split (str, optional): Read ``data_root/<split>A`` and
+            ``<split>B`` instead of ``train``/``test`` (by ``test_mode``),
+            e.g. ``'val'``: the training images that
+            ``tools/download_dataset.py --masks-zip`` holds out, with their
+            reference masks, for validation and the mask figures. Defaults
+            to None.
     """
 
     def __init__(self,
@@ -59,7 +65,13 @@ class UnpairedFolderDataset(UnpairedImageDataset):
                  domain_b: str = 'B',
                  io_backend: Optional[str] = None,
                  bad_files: str = 'error',
-                 max_samples: Optional[int] = None) -> None:
+                 max_samples: Optional[int] = None,
+                 split: Optional[str] = None) -> None:
+        if split is not None and (not isinstance(split, str) or not split
+                                  or '/' in split):
+            raise ConfigError(f'split must be a folder prefix such as '
+                              f"'val', got {split!r}")
+        self.split = split
         if bad_files not in ('error', 'skip', 'ignore'):
             raise ConfigError("bad_files must be 'error', 'skip' or 'ignore', "
                               f'got {bad_files!r}')
@@ -99,6 +111,14 @@ class UnpairedFolderDataset(UnpairedImageDataset):
             self.data_infos_b = self.data_infos_b[:max_samples]
             self.len_a = len(self.data_infos_a)
             self.len_b = len(self.data_infos_b)
+
+    def load_data_list(self):
+        """mmagic's lists, from ``<split>A``/``<split>B`` when ``split`` is
+        set."""
+        if self.split is not None:
+            self.dataroot_a = osp.join(str(self.data_root), self.split + 'A')
+            self.dataroot_b = osp.join(str(self.data_root), self.split + 'B')
+        return super().load_data_list()
 
     def get_data_info(self, idx: int) -> dict:
         """Paths of one A and one B image, the two domain names and, where a

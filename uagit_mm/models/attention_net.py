@@ -42,6 +42,9 @@ class AttentionNet(BaseModule):
             of the output conv. The paper's intent is 3 (the authors' code
             ends up with 1 through an argument mix-up). Defaults to 3.
         norm_cfg (dict, optional): Norm layer config. Defaults to IN.
+        out_bias (float): Initial bias of the output conv, i.e. the
+            attention starts near ``sigmoid(out_bias)`` everywhere; applied
+            after ``init_cfg``. Defaults to 0 (the authors' init: 0.5).
         init_cfg (dict, optional): mmengine init config. Defaults to
             ``dict(type='Normal', layer='Conv2d', std=0.02, bias=0)``.
     """
@@ -53,6 +56,7 @@ class AttentionNet(BaseModule):
                  num_blocks: int = 1,
                  up_kernel_size: int = 3,
                  norm_cfg: Optional[dict] = None,
+                 out_bias: float = 0.0,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg or dict(
             type='Normal', layer='Conv2d', std=0.02, bias=0))
@@ -86,6 +90,13 @@ class AttentionNet(BaseModule):
             in_ch = chans[i]
         self.up = nn.ModuleList(up)
         self.out_conv = nn.Conv2d(in_ch, 1, up_kernel_size, padding=pad)
+        self.out_bias = float(out_bias)
+
+    def init_weights(self) -> None:
+        """``init_cfg``, then the output bias ``out_bias``."""
+        super().init_weights()
+        if self.out_bias:
+            nn.init.constant_(self.out_conv.bias, self.out_bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Predict the attention map.

@@ -96,6 +96,32 @@ def sharpness_penalty(attention: torch.Tensor) -> torch.Tensor:
     return (4.0 * attention * (1.0 - attention)).mean()
 
 
+def area_floor_penalty(attention: torch.Tensor,
+                       floor: float) -> torch.Tensor:
+    """``mean_n relu(floor - mean_hw a_n) ** 2``: 0 while every image's mean
+    attention is at least ``floor``.
+
+    Why (an addition to the paper, ``model.area_floor``): on real
+    horse2zebra photographs the attention closes to 0 everywhere within the
+    first 1,000 iterations. With ``a = 0`` the composite is the input, so
+    the cycle loss is exactly 0, and an untrained generator's output costs
+    more cycle loss than it gains against the discriminator: "translate
+    nothing" is a local optimum that the sigmoid's saturation then keeps.
+    The floor only says a mask may not be (nearly) empty; where the
+    attention goes stays for the image losses to decide. Per image, so one
+    large mask cannot pay for an empty one.
+
+    Args:
+        attention (Tensor): Attention in [0, 1], shape (N, 1, H, W).
+        floor (float): The smallest mean attention that costs nothing.
+
+    Returns:
+        Tensor: The scalar penalty (with gradient).
+    """
+    per_image = attention.flatten(1).mean(1)
+    return torch.relu(floor - per_image).pow(2).mean()
+
+
 @dataclass(frozen=True)
 class PhaseState:
     """What one training step does.
@@ -114,6 +140,14 @@ class PhaseState:
             :func:`sample_binary_mask` instead of the soft attention.
         sharpness_weight (float): Weight of :func:`sharpness_penalty` in
             the generator loss this step (0: not added).
+        fixed_mask (float, optional): During the warm-up, the constant
+            attention every composite uses (the attention networks are not
+            run); None afterwards.
+        area_floor (dict, optional): ``dict(weight, floor)`` of
+            :func:`area_floor_penalty` this step, or None.
+        contrast_weight (float): Weight of the attention on the other
+            domain's real images in the generator loss this step (0: not
+            computed).
     """
     phase: int
     mask_threshold: Optional[float]
@@ -122,6 +156,9 @@ class PhaseState:
     changed: bool
     binary_mask: bool = False
     sharpness_weight: float = 0.0
+    fixed_mask: Optional[float] = None
+    area_floor: Optional[dict] = None
+    contrast_weight: float = 0.0
 
     def disc_mask(self,
                   attention: torch.Tensor) -> Optional[torch.Tensor]:
@@ -156,6 +193,22 @@ class PhaseSchedule:
             loss, ramped linearly from 0 at iteration ``begin`` to ``weight``
             at ``end`` (``end`` defaults to ``begin``: a step). None or
             weight 0 (the paper): never.
+        warmup (dict, optional): ``dict(iters=n, mask=m)``: for the first
+            ``n`` iterations every composite uses the constant attention
+            ``m`` (default 1: the generators train as a CycleGAN on whole
+            images) and the attention networks neither run nor train; they
+            start training at iteration ``n``. None (the paper): no
+            warm-up.
+        area_floor (dict, optional): ``dict(weight=w, floor=f)``: while the
+            attention networks train, add ``w *``
+            :func:`area_floor_penalty` ``(a, f)`` per attention map to the
+            generator loss. None (the paper): never.
+        domain_contrast (float): While the attention networks train, add
+            this weight times the mean attention of ``A_s`` on the *other*
+            domain's real images to the generator loss: an attention
+            network should mark what is particular to its own domain, and
+            what both domains' photographs share (sky, grass) is then not
+            it. 0 (the paper): never.
     """
 
     def __init__(self,
@@ -165,7 +218,10 @@ class PhaseSchedule:
                  freeze_attention: bool = True,
                  disc_norm_in_phase2: bool = False,
                  binary_mask_from: Optional[int] = None,
-                 sharpness: Optional[dict] = None) -> None:
+                 sharpness: Optional[dict] = None,
+                 warmup: Optional[dict] = None,
+                 area_floor: Optional[dict] = None,
+                 domain_contrast: float = 0.0) -> None:
         if switch_epoch is not None and switch_iter is not None:
             raise ConfigError('UAGIT: set at most one of model.switch_epoch '
                               'and model.switch_iter')
@@ -186,7 +242,65 @@ class PhaseSchedule:
         self.disc_norm_in_phase2 = disc_norm_in_phase2
         self.binary_mask_from = binary_mask_from
         self.sharpness = self._check_sharpness(sharpness)
+        self.warmup = self._check_warmup(warmup)
+        self.area_floor = self._check_area_floor(area_floor)
+        if not isinstance(domain_contrast, (int, float)) or \
+                domain_contrast < 0:
+            raise ConfigError('UAGIT: model.domain_contrast must be a weight '
+                              f'>= 0, got {domain_contrast!r}')
+        self.domain_contrast = float(domain_contrast)
+        self._check_order()
         self._last_phase: Optional[int] = None
+        self._last_warming: Optional[bool] = None
+
+    @staticmethod
+    def _check_warmup(warmup: Optional[dict]) -> Optional[dict]:
+        if warmup is None:
+            return None
+        if not isinstance(warmup, dict) or set(warmup) - {'iters', 'mask'} \
+                or 'iters' not in warmup:
+            raise ConfigError('UAGIT: model.warmup must be None or '
+                              f'dict(iters=n, mask=m), got {warmup!r}')
+        iters, mask = int(warmup['iters']), float(warmup.get('mask', 1.0))
+        if iters < 0 or not 0.0 < mask <= 1.0:
+            raise ConfigError('UAGIT: model.warmup needs iters >= 0 and 0 < '
+                              f'mask <= 1, got {warmup!r}')
+        return dict(iters=iters, mask=mask) if iters else None
+
+    @staticmethod
+    def _check_area_floor(area_floor: Optional[dict]) -> Optional[dict]:
+        if area_floor is None:
+            return None
+        if not isinstance(area_floor, dict) or \
+                set(area_floor) != {'weight', 'floor'}:
+            raise ConfigError('UAGIT: model.area_floor must be None or '
+                              f'dict(weight=w, floor=f), got {area_floor!r}')
+        weight, floor = float(area_floor['weight']), float(
+            area_floor['floor'])
+        if weight < 0 or not 0.0 <= floor < 1.0:
+            raise ConfigError('UAGIT: model.area_floor needs weight >= 0 and '
+                              f'0 <= floor < 1, got {area_floor!r}')
+        return dict(weight=weight, floor=floor) if weight and floor else None
+
+    def _check_order(self) -> None:
+        """Refuse settings that could never take effect: anything that acts
+        while the attention trains but starts only once it is frozen."""
+        if self.switch_iter is None or not self.freeze_attention:
+            return
+        starts = []
+        if self.sharpness is not None:
+            starts.append(('model.sharpness.begin', self.sharpness['begin']))
+        if self.binary_mask_from is not None:
+            starts.append(('model.binary_mask_from', self.binary_mask_from))
+        if self.warmup is not None:
+            starts.append(('model.warmup.iters', self.warmup['iters']))
+        for key, start in starts:
+            if int(start) >= int(self.switch_iter):
+                raise ConfigError(
+                    f'UAGIT: {key} = {start} is not before the phase switch '
+                    f'(model.switch_iter = {self.switch_iter}), where the '
+                    'attention networks are frozen: it would never take '
+                    'effect. Start it earlier or move the switch.')
 
     @staticmethod
     def _check_sharpness(sharpness: Optional[dict]) -> Optional[dict]:
@@ -232,7 +346,11 @@ class PhaseSchedule:
         line and sets ``changed`` when the phase changes)."""
         hub = message_hub or MessageHub.get_current_instance()
         phase = self.phase(hub)
-        train_attention = not (phase == 2 and self.freeze_attention)
+        curr_iter = hub.get_info('iter', 0)
+        warming = self.warmup is not None and \
+            curr_iter < self.warmup['iters'] and phase == 1
+        train_attention = not (phase == 2 and self.freeze_attention) \
+            and not warming
         state = PhaseState(
             phase=phase,
             mask_threshold=self.threshold if phase == 2 else None,
@@ -241,8 +359,18 @@ class PhaseSchedule:
             changed=phase != self._last_phase,
             binary_mask=train_attention and self.binary_mask_from is not None
             and hub.get_info('iter', 0) >= self.binary_mask_from,
-            sharpness_weight=self.sharpness_weight(hub.get_info('iter', 0))
-            if train_attention else 0.0)
+            sharpness_weight=self.sharpness_weight(curr_iter)
+            if train_attention else 0.0,
+            fixed_mask=self.warmup['mask'] if warming else None,
+            area_floor=self.area_floor if train_attention else None,
+            contrast_weight=self.domain_contrast if train_attention else 0.0)
+        if warming != self._last_warming:
+            if warming:
+                print_log(
+                    f"UAGIT warm-up: constant attention {self.warmup['mask']}"
+                    f" until iteration {self.warmup['iters']}; attention "
+                    'networks not trained', logger='current')
+            self._last_warming = warming
         if state.changed:
             seen = 'whole images' if phase == 1 else \
                 f'attended regions only (tau {self.threshold})'

@@ -15,8 +15,8 @@ from mmagic.structures import DataSample
 from mmagic.utils.typing import SampleList
 from uagit_mm.errors import ConfigError
 from .masked_pool import MaskedImagePool
-from .phase_schedule import (PhaseSchedule, PhaseState, sample_binary_mask,
-                             sharpness_penalty)
+from .phase_schedule import (PhaseSchedule, PhaseState, area_floor_penalty,
+                             sample_binary_mask, sharpness_penalty)
 from .updates import check_attentions_optimized, losses_finite, update
 
 Tensor = torch.Tensor
@@ -92,6 +92,24 @@ class UAGIT(BaseTranslationModel):
             iteration ``i0`` to ``i1`` (:func:`.phase_schedule.
             sharpness_penalty`; logged as ``loss_sharp_<domain>``). None
             (the default, the paper) never.
+        warmup (dict, optional): Not in the paper: ``dict(iters=n,
+            mask=m)``: for the first ``n`` iterations the composites use
+            the constant attention ``m`` (default 1, i.e. a CycleGAN on
+            whole images) and the attention networks do not train, so the
+            generators are useful before the masks are learnt. None (the
+            default, the paper): no warm-up.
+        area_floor (dict, optional): Not in the paper: ``dict(weight=w,
+            floor=f)`` adds ``w *`` :func:`.phase_schedule.
+            area_floor_penalty` per attention map (no image's mean
+            attention below ``f``) to the generator loss while the attention
+            trains; logged as ``loss_area_<domain>``. None (the default, the
+            paper): never.
+        domain_contrast (float): Not in the paper: while the attention
+            trains, adds this weight times the mean of ``A_s`` on the other
+            domain's real images (``A_s(t)``) to the generator loss, so
+            each attention network marks what is particular to its domain
+            rather than what both share (logged as ``loss_contrast_<s>``).
+            0 (the default, the paper): never.
         size_divisor (int): The generator needs sizes divisible by this;
             other sizes are reflect-padded and cropped back. Defaults to 4.
         nonfinite (str): What a NaN/inf loss does: 'stop' raises an error
@@ -123,6 +141,9 @@ class UAGIT(BaseTranslationModel):
                  disc_norm_in_phase2: bool = False,
                  binary_mask_from: Optional[int] = None,
                  sharpness: Optional[dict] = None,
+                 warmup: Optional[dict] = None,
+                 area_floor: Optional[dict] = None,
+                 domain_contrast: float = 0.0,
                  size_divisor: int = 4,
                  nonfinite: str = 'stop') -> None:
         if domains is not None:
@@ -156,7 +177,8 @@ class UAGIT(BaseTranslationModel):
                 f'{disc_init_steps}')
         schedule = PhaseSchedule(switch_iter, switch_epoch, threshold,
                                  freeze_attention, disc_norm_in_phase2,
-                                 binary_mask_from, sharpness)
+                                 binary_mask_from, sharpness, warmup,
+                                 area_floor, domain_contrast)
         super().__init__(generator, discriminator, default_domain,
                          reachable_domains, related_domains,
                          data_preprocessor, int(discriminator_steps),
@@ -343,7 +365,14 @@ class UAGIT(BaseTranslationModel):
         with gen_wrapper.optim_context(self.generators):
             outputs = self.forward_cycle(data['inputs'],
                                          state.train_attention,
-                                         state.binary_mask)
+                                         state.binary_mask,
+                                         state.fixed_mask)
+            if state.contrast_weight:
+                attentions = self.get_module(self.attentions)
+                for src in self._reachable_domains:
+                    # A_s on real images of the other domain
+                    outputs[f'attn_on_other_{src}'] = attentions[src](
+                        outputs[f'real_{self.other_domain(src)}'])
 
         with disc_wrapper.optim_context(self.discriminators):
             loss_d, log_vars = self._get_disc_loss(outputs, state)
@@ -376,13 +405,22 @@ class UAGIT(BaseTranslationModel):
             log_vars[f'mask_grey_{d}'] = (
                 above & (attn > 0.2) & (attn < 0.8)).sum() / n_above
         log_vars['phase'] = torch.tensor(float(state.phase))
+        if self.schedule.warmup is not None:
+            # 1 while the constant warm-up mask is used (the collapse hook
+            # does not count those iterations)
+            log_vars['warmup'] = torch.tensor(
+                float(state.fixed_mask is not None))
         return log_vars
 
     def forward_cycle(self, inputs: Dict[str, Tensor],
                       train_attention: bool,
-                      binary_mask: bool = False) -> Dict[str, Tensor]:
+                      binary_mask: bool = False,
+                      fixed_mask: Optional[float] = None
+                      ) -> Dict[str, Tensor]:
         """Translate both ways and back; ``binary_mask``: compose with
-        :func:`sample_binary_mask` of each attention map.
+        :func:`sample_binary_mask` of each attention map; ``fixed_mask``
+        (the warm-up): use this constant attention instead of the attention
+        networks'.
 
         Returns a dict with, per domain ``d`` and ``o`` the other domain:
         ``real_d``, ``attn_d`` (A_d(real_d), the continuous map), ``fake_o``
@@ -394,12 +432,22 @@ class UAGIT(BaseTranslationModel):
             tgt = self.other_domain(src)
             out[f'real_{src}'] = real = inputs[f'img_{src}']
             fake, out[f'attn_{src}'] = self._attend_and_translate(
-                real, src, tgt, train_attention, binary_mask=binary_mask)
+                real, src, tgt, train_attention, binary_mask=binary_mask,
+                attention=self._constant_mask(real, fixed_mask))
             out[f'fake_{tgt}'] = fake
             # back through the other domain's attention network
             out[f'cycle_{src}'], _ = self._attend_and_translate(
-                fake, tgt, src, train_attention, binary_mask=binary_mask)
+                fake, tgt, src, train_attention, binary_mask=binary_mask,
+                attention=self._constant_mask(fake, fixed_mask))
         return out
+
+    @staticmethod
+    def _constant_mask(image: Tensor,
+                       value: Optional[float]) -> Optional[Tensor]:
+        """An attention map (N, 1, H, W) of ``value`` everywhere, or None."""
+        if value is None:
+            return None
+        return image.new_full((image.shape[0], 1) + image.shape[-2:], value)
 
     def _get_disc_loss(self, outputs: Dict[str, Tensor], state: PhaseState
                        ) -> Tuple[Tensor, Dict[str, Tensor]]:
@@ -441,4 +489,11 @@ class UAGIT(BaseTranslationModel):
             if state.sharpness_weight:
                 losses[f'loss_sharp_{src}'] = state.sharpness_weight * \
                     sharpness_penalty(outputs[f'attn_{src}'].float())
+            if state.contrast_weight:
+                losses[f'loss_contrast_{src}'] = state.contrast_weight * \
+                    outputs[f'attn_on_other_{src}'].float().mean()
+            if state.area_floor:
+                losses[f'loss_area_{src}'] = state.area_floor['weight'] * \
+                    area_floor_penalty(outputs[f'attn_{src}'].float(),
+                                       state.area_floor['floor'])
         return sum(losses.values()), losses

