@@ -26,7 +26,7 @@ from typing import Iterator
 import torch
 from mmengine import print_log
 
-from uagit_mm.errors import MissingFileError, UserError
+from uagit_mm.errors import ConfigError, MissingFileError, UserError
 
 _state = threading.local()
 
@@ -103,3 +103,51 @@ def load_checkpoint_file(filename: str, map_location=None):
         from mmengine.runner.checkpoint import CheckpointLoader
         return CheckpointLoader.load_checkpoint(filename, map_location)
     return load_from_local(filename, map_location)
+
+
+#: Checkpoints of distributed runs saved without SafeCheckpointHook carry
+#: ``module.`` segments from the DDP wrappers, anywhere in a key.
+MODULE_SEGMENT = (r'(^|\.)module\.', r'\1')
+
+
+def check_weights_fit(model: torch.nn.Module, state: dict, checkpoint: str,
+                      config: str = 'the config',
+                      optional_prefixes=('discriminators.', )) -> None:
+    """Refuse a checkpoint whose weights do not fit ``model``.
+
+    mmengine's loader with ``strict=False`` (what ``load_from``, testing and
+    mmagic's tools use) only logs what does not fit, so a checkpoint of
+    another config would be scored as a partly random network. Every key
+    of the model must be in the checkpoint with the model's shape (keys
+    under ``optional_prefixes``, the discriminators that published
+    checkpoints drop, may be missing) and no key may be left over.
+    ``module.`` segments (DDP) are ignored.
+
+    Raises:
+        ConfigError: naming the missing, unexpected or mis-shaped keys.
+    """
+    weights = state.get('state_dict', state)
+    revised = {re.sub(*MODULE_SEGMENT, k): v for k, v in weights.items()}
+    own = model.state_dict()
+
+    def unfit(reason: str) -> ConfigError:
+        return ConfigError(f'checkpoint {checkpoint} does not fit config '
+                           f'{config}: {reason}')
+
+    shapes = [
+        f'{k} (checkpoint {tuple(revised[k].shape)}, model '
+        f'{tuple(v.shape)})' for k, v in own.items()
+        if k in revised and hasattr(revised[k], 'shape')
+        and revised[k].shape != v.shape
+    ]
+    if shapes:
+        raise unfit(f'size mismatch for {len(shapes)} key(s): ' +
+                    '; '.join(shapes[:5]) + (' ...' if len(shapes) > 5
+                                             else ''))
+    needed = [k for k in own if k not in revised
+              and not k.startswith(tuple(optional_prefixes))]
+    unexpected = [k for k in revised if k not in own]
+    if needed or unexpected:
+        raise unfit(f'missing {needed[:5]}{"..." if len(needed) > 5 else ""}'
+                    f', unexpected {unexpected[:5]}'
+                    f'{"..." if len(unexpected) > 5 else ""}')

@@ -22,7 +22,9 @@ TINY = [
     'model.discriminator.base_channels=8', 'model.attention.base_channels=4',
     'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=0',
     'default_hooks.logger.interval=1', 'default_hooks.checkpoint.interval=2',
-    'model.switch_iter=1', 'custom_hooks.1.interval=2'
+    'model.switch_iter=1', 'custom_hooks.1.interval=2',
+    # the config's sharpness ramp starts after so early a switch
+    'model.sharpness.weight=0'
 ]
 
 # Runs a tool unchanged, except that the FAIL_AT-th file written to a name

@@ -23,6 +23,7 @@ def tiny_options(data, num_workers, length=f'train_cfg.max_iters={MAX_ITERS}'):
         'model.generator.base_channels=8', 'model.generator.num_blocks=1',
         'model.discriminator.base_channels=8',
         'model.attention.base_channels=4', f'model.switch_iter={SWITCH}',
+        'model.sharpness.weight=0',  # its ramp starts after the switch
         # a small pool so that it fills up and swaps before the kill
         'model.buffer_size=4',
         f'train_dataloader.num_workers={num_workers}',

@@ -21,7 +21,9 @@ TINY = [
     'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=0',
     'test_dataloader.num_workers=0', 'test_dataloader.persistent_workers=0',
     'default_hooks.logger.interval=1', 'default_hooks.checkpoint.interval=2',
-    'model.switch_iter=2', 'custom_hooks.1.interval=2'
+    'model.switch_iter=2', 'custom_hooks.1.interval=2',
+    # the config's sharpness ramp starts after so early a switch
+    'model.sharpness.weight=0'
 ]
 
 
@@ -79,6 +81,24 @@ class TestTrainTestResume(SyntheticDataTestCase):
         # the checkpoint needs no unpickling of arbitrary objects
         state = torch.load(ckpt, weights_only=True)
         self.assertEqual(state['meta']['iter'], 4)
+
+        # a checkpoint of another config is refused by test and load_from
+        # (it used to be scored as a partly random network, exit 0)
+        for tool in (
+            ('tools/test.py', CONFIG, ckpt, '--work-dir',
+             osp.join(self.tmp.name, 'work_mismatch')),
+            ('tools/train.py', CONFIG, '--work-dir',
+             osp.join(self.tmp.name, 'work_mismatch'))):
+            extra = [] if tool[0] == 'tools/test.py' else [
+                f'load_from={ckpt}', 'train_cfg.max_iters=1']
+            rc, out = run(*tool, '--cfg-options', f'data_root={self.data}',
+                          *TINY, 'model.generator.base_channels=16', *extra)
+            self.assertEqual(rc, 2, out[-3000:])
+            self.assertIn(f'checkpoint {ckpt} does not fit config', out)
+            self.assertIn('size mismatch', out)
+            self.assertIn('generators.', out)
+            self.assertNotIn('Traceback', out)
+            self.assertNotIn('Iter(train)', out)
 
         metrics_file = osp.join(self.tmp.name, 'metrics.json')
         rc, out = run('tools/test.py', CONFIG, ckpt, '--work-dir', work,

@@ -1,5 +1,4 @@
 """Build a trained model and translate images of any size."""
-import re
 from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -11,15 +10,10 @@ from PIL import Image
 
 from mmagic.registry import MODELS
 from mmagic.utils import tensor2img
-from ..checkpoint import load_from_local
-from ..errors import ConfigError
+from ..checkpoint import MODULE_SEGMENT, check_weights_fit, load_from_local
 from ..utils import load_config
 from .mask_control import MaskOptions, apply_mask_options, masks_to_tensor
 from .precision import autocast_context, resolve_dtype
-
-#: Checkpoints of distributed runs saved without SafeCheckpointHook carry
-#: ``module.`` segments from the DDP wrappers, anywhere in a key.
-_MODULE_SEGMENT = (r'(^|\.)module\.', r'\1')
 
 
 def resolve_direction(model, direction: Optional[str] = None,
@@ -64,30 +58,11 @@ def load_weights(model, checkpoint: str,
         ConfigError: The checkpoint does not fit the model.
     """
     state = load_from_local(checkpoint, map_location='cpu')
-    weights = state.get('state_dict', state)
-    revised = {re.sub(*_MODULE_SEGMENT, k): v for k, v in weights.items()}
-    own = model.state_dict()
-
-    def unfit(reason: str) -> ConfigError:
-        return ConfigError(f'checkpoint {checkpoint} does not fit config '
-                           f'{config}: {reason}')
-
-    # mmengine's loader only logs what does not fit, so check first
-    for key, value in own.items():
-        if key in revised and revised[key].shape != value.shape:
-            raise unfit(f'size mismatch for {key}: copying a param with '
-                        f'shape {revised[key].shape} from checkpoint, the '
-                        f'shape in current model is {value.shape}.')
-    needed = [k for k in own
-              if k not in revised and not k.startswith('discriminators.')]
-    unexpected = [k for k in revised if k not in own]
-    if needed or unexpected:
-        raise unfit(f'missing {needed[:5]}{"..." if len(needed) > 5 else ""}'
-                    f', unexpected {unexpected[:5]}')
+    check_weights_fit(model, state, checkpoint, config)
     # checked above: nothing for mmengine to warn about but the
     # discriminators a published checkpoint leaves out
     _load_checkpoint_to_model(model, state, strict=False, logger='silent',
-                              revise_keys=[_MODULE_SEGMENT])
+                              revise_keys=[MODULE_SEGMENT])
 
 
 def init_model(config: str,

@@ -16,8 +16,8 @@ from mmengine.runner import Runner, find_latest_checkpoint
 from mmengine.runner.checkpoint import _load_checkpoint_to_model
 
 from mmagic.registry import RUNNERS
-from ..checkpoint import (UnsafeCheckpointError, load_checkpoint_file,
-                          trusted_loading)
+from ..checkpoint import (UnsafeCheckpointError, check_weights_fit,
+                          load_checkpoint_file, trusted_loading)
 from ..errors import MissingFileError, UserError, WriteError
 from ..utils import unwrap_model
 from .work_dir_lock import WorkDirLock
@@ -130,6 +130,8 @@ class UAGITRunner(Runner):
                 '--work-dir, moving this one there) and continue with '
                 'tools/train.py CONFIG --resume')
 
+    _resuming = False  # set while resume() loads (load_checkpoint checks)
+
     def load_or_resume(self) -> None:
         """mmengine's, except that ``--resume`` with no (usable)
         ``last_checkpoint`` file takes the newest checkpoint of the work
@@ -147,8 +149,14 @@ class UAGITRunner(Runner):
     def load_checkpoint(self, filename: str, map_location='cpu',
                         strict: bool = False,
                         revise_keys: list = [(r'^module.', '')]) -> dict:
-        """mmengine's ``load_checkpoint`` with the safe loader."""
+        """mmengine's ``load_checkpoint`` with the safe loader; outside a
+        resume (``load_from``, testing) a checkpoint that does not fit the
+        model is refused (:func:`uagit_mm.checkpoint.check_weights_fit`)
+        instead of being loaded in part with a log line per key."""
         checkpoint = load_checkpoint_file(filename, map_location)
+        if not self._resuming:
+            check_weights_fit(unwrap_model(self.model), checkpoint, filename,
+                              self.cfg.get('filename') or 'the config')
         self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
         _load_checkpoint_to_model(unwrap_model(self.model), checkpoint,
                                   strict, revise_keys=revise_keys)
@@ -183,6 +191,13 @@ class UAGITRunner(Runner):
             c for c in checkpoints_newest_first(self.work_dir)
             if not filename or osp.realpath(c) != osp.realpath(filename)
         ] if fallback else [filename]
+        self._resuming = True
+        try:
+            self._resume_first_intact(tried, fallback, *args, **kwargs)
+        finally:
+            self._resuming = False
+
+    def _resume_first_intact(self, tried, fallback, *args, **kwargs):
         for num, candidate in enumerate(tried):
             try:
                 if candidate and _is_within(candidate, self.work_dir):
@@ -203,7 +218,7 @@ class UAGITRunner(Runner):
                 self.logger.warning(f'Resumed from {candidate} instead.')
             return
         raise RuntimeError(f'No intact checkpoint to resume from in '
-                           f'{self.work_dir} ({filename} is corrupt).')
+                           f'{self.work_dir} ({tried[0]} is corrupt).')
 
     def _newest_complete(self, filename: str) -> str:
         """``filename``, or a newer checkpoint of the same kind written
