@@ -44,6 +44,13 @@ def _domains(cfg: Config):
                 or cfg.model.reachable_domains)
 
 
+def _loaders(cfg: Config, key: str) -> list:
+    """The dataloader(s) under ``key``: mmagic's multi-loops take lists."""
+    loaders = cfg.get(key, None)
+    return list(loaders) if isinstance(loaders, list) else \
+        [] if loaders is None else [loaders]
+
+
 def _is_uagit(cfg: Config) -> bool:
     return cfg.model.type == 'UAGIT'
 
@@ -123,13 +130,17 @@ class TestConfigs(unittest.TestCase):
     def test_dataset_domains_match_model(self):
         for name, cfg in self.cfgs.items():
             with self.subTest(config=name):
-                for loader in ('train_dataloader', 'test_dataloader'):
-                    dataset = cfg[loader].dataset
-                    self.assertEqual(
-                        [dataset.domain_a, dataset.domain_b],
-                        _domains(cfg), loader)
-                    self.assertEqual(dataset.data_root, cfg.data_root, loader)
-                self.assertTrue(cfg.test_dataloader.dataset.test_mode)
+                for key in ('train_dataloader', 'test_dataloader',
+                            'val_dataloader'):
+                    for loader in _loaders(cfg, key):
+                        dataset = loader.dataset
+                        self.assertEqual(
+                            [dataset.domain_a, dataset.domain_b],
+                            _domains(cfg), key)
+                        self.assertEqual(dataset.data_root, cfg.data_root,
+                                         key)
+                for loader in _loaders(cfg, 'test_dataloader'):
+                    self.assertTrue(loader.dataset.test_mode)
 
     def test_test_pipeline_names_the_model_domains(self):
         # mmagic's TranslationInferencer builds cfg.test_pipeline with no
@@ -141,9 +152,10 @@ class TestConfigs(unittest.TestCase):
                 if not packers:  # mmagic's own packing (CycleGAN)
                     continue
                 self.assertEqual(packers[0].get('domains'), _domains(cfg))
-                self.assertEqual(
-                    cfg.test_dataloader.dataset.pipeline[-1].get('domains'),
-                    _domains(cfg))
+                for loader in _loaders(cfg, 'test_dataloader'):
+                    self.assertEqual(
+                        loader.dataset.pipeline[-1].get('domains'),
+                        _domains(cfg))
 
     def test_sub_optimizers_have_explicit_type(self):
         for name, cfg in self.cfgs.items():
@@ -282,3 +294,40 @@ class TestConfigs(unittest.TestCase):
 
 if __name__ == '__main__':
     unittest.main()
+
+
+class TestRealDataConfigs(unittest.TestCase):
+    """The horse2zebra 64 px CPU configs: validation on the held-out
+    training images, testing with FID/KID on the test sets and the mask
+    figures on the held-out images."""
+
+    NAMES = ('uagit_cpu_1xb1-3000iters_horse2zebra64.py',
+             'cyclegan_cpu_1xb1-3000iters_horse2zebra64.py')
+
+    def test_splits_and_metrics(self):
+        for name in self.NAMES:
+            with self.subTest(config=name):
+                cfg = _load(osp.join(CONFIG_DIR, name))
+                self.assertEqual(cfg.val_dataloader.dataset.split, 'val')
+                test, masks = cfg.test_dataloader
+                self.assertIsNone(test.dataset.get('split'))
+                self.assertEqual(masks.dataset.split, 'val')
+                fid, attn = cfg.test_evaluator
+                self.assertEqual(
+                    [(m.type, m.inception_path, m.real_key, m.fake_key)
+                     for m in fid.metrics],
+                    [('TransFIDKID', 'auto', 'img_zebra', 'fake_zebra'),
+                     ('TransFIDKID', 'auto', 'img_horse', 'fake_horse')])
+                self.assertEqual(attn.metrics[0].type,
+                                 'AttentionTranslationMetric')
+                self.assertEqual(cfg.val_evaluator.metrics[0].type,
+                                 'AttentionTranslationMetric')
+
+    def test_data_root_reaches_every_loader(self):
+        from uagit_mm.utils import load_config
+        cfg = load_config(osp.join(CONFIG_DIR, self.NAMES[0]),
+                          {'data_root': '/elsewhere'})
+        roots = [loader.dataset.data_root for key in (
+            'train_dataloader', 'val_dataloader', 'test_dataloader')
+            for loader in _loaders(cfg, key)]
+        self.assertEqual(roots, ['/elsewhere'] * 4)

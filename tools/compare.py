@@ -1,14 +1,22 @@
 """Train our model, its holistic-discriminator ablation and mmagic's CycleGAN
-under equal conditions on the built-in dataset, then print one table.
+under equal conditions, then print one table.
 
-    python tools/compare.py [--set texture|hue] [--iters 1500]
-                            [--work-dir work_dirs/compare]
+    python tools/compare.py [--set texture|hue|horse2zebra] [--iters 1500]
+                            [--work-dir work_dirs/compare] [--parallel]
+                            [--cfg-options KEY=VALUE ...]
 
-``--set texture`` (the default) is the smooth vs striped set, ``--set hue``
-the colour-only one (red-orange vs violet objects, with distractors).
+``--set texture`` (the default) is the smooth vs striped built-in set,
+``--set hue`` the colour-only one (red-orange vs violet objects, with
+distractors), ``--set horse2zebra`` CycleGAN's real photographs at 64 px
+(``tools/download_dataset.py horse2zebra --size 64 --masks-zip ...``): there
+the table adds FID and KID x 100 per direction on the test sets and a row
+for doing nothing (the test images themselves), and the mask figures are
+those of the held-out training images.
 
 Each model is trained by tools/train.py and tested by tools/test.py in its own
-process, one after the other, so the timings do not disturb each other.
+process, one after the other, so the timings do not disturb each other; with
+``--parallel`` the models train at the same time, one thread each (on a
+2-core machine: the same budget for each).
 """
 import argparse
 import glob
@@ -30,6 +38,12 @@ SETS = {
             'configs/uagit_cpu_1xb1-2500iters_synthetichue64.py',
             ['test_evaluator.metrics.0.judge=hue',
              'val_evaluator.metrics.0.judge=hue']),
+    'horse2zebra': ('data/horse2zebra64',
+                    'configs/uagit_cpu_1xb1-3000iters_horse2zebra64.py', []),
+}
+# the baseline's config per set (None: the synthetic one)
+BASELINES = {
+    'horse2zebra': 'configs/cyclegan_cpu_1xb1-3000iters_horse2zebra64.py'
 }
 # None: the set's own config of our model
 MODELS = {
@@ -39,6 +53,7 @@ MODELS = {
 }
 COLUMNS = ['attn_on_object', 'attn_off_object', 'mask_iou', 'bg_change',
            'fg_change', 'translated']
+FID_COLUMNS = ['fid', 'kid_x100']
 
 
 def parse_args():
@@ -58,6 +73,12 @@ def parse_args():
     p.add_argument('--models', default=','.join(MODELS),
                    help=f'comma-separated subset of {",".join(MODELS)}')
     p.add_argument('--python', default=sys.executable)
+    p.add_argument('--parallel', action='store_true',
+                   help='train the models at the same time, one thread each')
+    p.add_argument('--cfg-options', nargs='+', default=[],
+                   help='extra options for our model (uagit rows only)')
+    p.add_argument('--seed', type=int, default=None,
+                   help='randomness.seed for every model')
     return p.parse_args()
 
 
@@ -83,27 +104,79 @@ def run(cmd, log_path):
                          f' see {log_path}')
 
 
+def doing_nothing(data_root: str, domains) -> dict:
+    """FID and KID x 100 of the source test images themselves against the
+    target domain's: what a model that translates nothing scores."""
+    sys.path.insert(0, ROOT)
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from mmagic.evaluation.metrics import FrechetInceptionDistance
+    from uagit_mm.evaluation.fid_kid import (kid_from_features,
+                                             load_fid_inception,
+                                             packaged_inception_path)
+    net = load_fid_inception(packaged_inception_path())
+
+    def feats(folder):
+        files = sorted(glob.glob(osp.join(data_root, folder, '*')))
+        out = []
+        for i in range(0, len(files), 16):
+            batch = np.stack([
+                np.asarray(Image.open(f).convert('RGB'))
+                for f in files[i:i + 16]
+            ])
+            out.append(net(torch.from_numpy(batch).permute(0, 3, 1, 2))
+                       .numpy())
+        return np.concatenate(out).astype(np.float64)
+
+    a, b = feats('testA'), feats('testB')
+    metrics = {}
+    for src, tgt, fake, real in ((domains[0], domains[1], a, b),
+                                 (domains[1], domains[0], b, a)):
+        fid, _, _ = FrechetInceptionDistance._calc_fid(
+            fake.mean(0), np.cov(fake, rowvar=False), real.mean(0),
+            np.cov(real, rowvar=False))
+        kid, _ = kid_from_features(real, fake)
+        metrics[f'{src}2{tgt}/fid'] = fid
+        metrics[f'{src}2{tgt}/kid_x100'] = kid * 100
+    return metrics
+
+
 def main():
     args = parse_args()
     names = [n.strip() for n in args.models.split(',') if n.strip()]
     unknown = set(names) - set(MODELS)
     if unknown:
-        raise SystemExit(f'--models: unknown {sorted(unknown)}; choose from '
+        raise SystemExit(f'unknown models {sorted(unknown)}; choose from '
                          f'{sorted(MODELS)}')
-    sys.path.insert(0, ROOT)
-    from uagit_mm.datasets.synthetic import generate_dataset
-    default_root, own_config, judge_opts = SETS[args.set]
-    data_root = args.data_root or default_root
-    generate_dataset(data_root, kind=args.set)
-    rows = []
+    data_root, own_config, judge_opts = SETS[args.set]
+    data_root = args.data_root or data_root
+    real = args.set == 'horse2zebra'
+    if not osp.isdir(osp.join(ROOT, data_root)) and not osp.isdir(data_root):
+        if real:
+            raise SystemExit(
+                f'{data_root} not found: python tools/download_dataset.py '
+                'horse2zebra --size 64 --masks-zip <masks zip>')
+        kind = [] if args.set == 'texture' else ['--kind', args.set]
+        run([args.python, 'tools/make_synthetic_dataset.py', data_root] +
+            kind, osp.join(ROOT, 'make_dataset.log'))
+
+    jobs = []
     for name in names:
         config, extra = MODELS[name]
+        if name == 'cyclegan':
+            config = BASELINES.get(args.set, config)
         if config is None:
             config = own_config
-        elif config != own_config:  # the baseline's config: this set's judge
-            extra = judge_opts + extra
+        elif config != own_config and not real:
+            extra = judge_opts + extra  # the baseline judged as this set
         work = osp.join(args.work_dir, name)
         opts = [f'data_root={data_root}'] + extra
+        if args.seed is not None:
+            opts.append(f'randomness.seed={args.seed}')
+        if name.startswith('uagit'):
+            opts += args.cfg_options
         if args.iters:
             n = args.iters
             log_every = min(50, max(1, n // 10))
@@ -113,16 +186,41 @@ def main():
                      f'default_hooks.checkpoint.interval={n}',
                      f'default_hooks.logger.interval={log_every}']
             if name == 'uagit':
-                opts.append(f'model.switch_iter={int(n * args.switch_frac)}')
+                opts += scaled_schedule(config, n, args.switch_frac)
         os.makedirs(work, exist_ok=True)
+        jobs.append((name, config, work, opts))
+
+    env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1') \
+        if args.parallel else None
+    started = {}
+    for name, config, work, opts in jobs:
         print(f'[{name}] training ({config})', flush=True)
+        cmd = [args.python, '-W', 'ignore', 'tools/train.py', config,
+               '--work-dir', work, '--cfg-options', *opts]
         start = time.time()
-        run([args.python, '-W', 'ignore', 'tools/train.py', config,
-             '--work-dir', work, '--cfg-options', *opts],
-            osp.join(work, 'train.out'))
-        wall = time.time() - start
+        if args.parallel:
+            log = open(osp.join(work, 'train.out'), 'w')
+            started[name] = (subprocess.Popen(
+                cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                env=env), start, log)
+        else:
+            run(cmd, osp.join(work, 'train.out'))
+            started[name] = (None, start, time.time() - start)
+    walls = {}
+    for name, (proc, start, extra) in started.items():
+        if proc is None:
+            walls[name] = extra
+            continue
+        if proc.wait() != 0:
+            raise SystemExit(f'[{name}] training failed; see '
+                             f'{osp.join(args.work_dir, name, "train.out")}')
+        extra.close()
+        walls[name] = time.time() - start
+
+    rows = []
+    for name, config, work, opts in jobs:
         log_dir = sorted(d for d in glob.glob(osp.join(work, '2*'))
-                         if osp.isdir(d))[-1]
+                         if osp.isdir(d))[0]
         sec = iteration_seconds(log_dir)
         with open(osp.join(work, 'last_checkpoint')) as f:
             ckpt = f.read().strip()
@@ -133,22 +231,53 @@ def main():
              '--cfg-options', *opts], osp.join(work, 'test.out'))
         with open(metrics_file) as f:
             metrics = json.load(f)
-        rows.append((name, sec, wall, metrics))
-        print(f'[{name}] done: {sec:.3f} s/iter, {wall / 60:.1f} min',
+        rows.append((name, sec, walls[name], metrics))
+        print(f'[{name}] done: {sec:.3f} s/iter, {walls[name] / 60:.1f} min',
               flush=True)
 
+    columns = COLUMNS + (FID_COLUMNS if real else [])
+    if real:
+        domains = ('horse', 'zebra')
+        nothing = doing_nothing(
+            data_root if osp.isabs(data_root) else osp.join(ROOT, data_root),
+            domains)
+        rows.append(('doing nothing', float('nan'), 0.0, nothing))
     print('\n| model | s/iter | train min | direction | ' +
-          ' | '.join(COLUMNS) + ' |')
-    print('|---|---|---|---|' + '---|' * len(COLUMNS))
+          ' | '.join(columns) + ' |')
+    print('|---|---|---|---|' + '---|' * len(columns))
     for name, sec, wall, metrics in rows:
-        # the directions, not 'mean' (every direction has num_images)
-        directions = sorted(k.split('/')[1] for k in metrics
-                            if k.endswith('/num_images'))
+        directions = sorted({k.split('/')[-2] for k in metrics
+                             if k.endswith(('/num_images', '/kid_x100'))
+                             and 'mean' not in k})
         for d in directions:
-            vals = [metrics.get(f'attn/{d}/{c}') for c in COLUMNS]
+            vals = [metrics.get(f'attn/{d}/{c}', metrics.get(f'{d}/{c}'))
+                    for c in columns]
             cells = ['–' if v is None else f'{v:.3f}' for v in vals]
             print(f'| {name} | {sec:.3f} | {wall / 60:.1f} | {d} | ' +
                   ' | '.join(cells) + ' |')
+
+
+def scaled_schedule(config: str, iters: int, switch_frac: float) -> list:
+    """``--cfg-options`` that move the phase switch to ``switch_frac`` of
+    ``iters`` and scale the config's sharpness ramp and warm-up with it (a
+    ramp or warm-up left after the switch would be refused)."""
+    sys.path.insert(0, ROOT)
+    from mmengine.config import Config
+    model = Config.fromfile(osp.join(ROOT, config)).model
+    old_switch = model.get('switch_iter')
+    switch = int(iters * switch_frac)
+    opts = [f'model.switch_iter={switch}']
+    if not old_switch:
+        return opts
+    scale = switch / old_switch
+    sharp = model.get('sharpness') or {}
+    if sharp.get('weight'):
+        opts += [f'model.sharpness.begin={int(sharp["begin"] * scale)}',
+                 f'model.sharpness.end={int(sharp["end"] * scale)}']
+    warm = model.get('warmup') or {}
+    if warm.get('iters'):
+        opts.append(f'model.warmup.iters={int(warm["iters"] * scale)}')
+    return opts
 
 
 if __name__ == '__main__':

@@ -40,6 +40,12 @@ def parse_args(argv=None):
                         'validation and the mask figures (default 100)')
     parser.add_argument('--seed', type=int, default=0,
                         help='which images are held out (default 0)')
+    parser.add_argument('--color-profiles', choices=['ignore', 'convert'],
+                        default='ignore',
+                        help='with --size: ignore embedded ICC profiles '
+                        '(pixels as stored, as the official loaders and '
+                        'published FID/KID read them; default) or convert '
+                        'to sRGB')
     parser.add_argument('--force', action='store_true',
                         help='replace an existing output folder')
     return parser.parse_args(argv)
@@ -52,7 +58,8 @@ def main(argv=None) -> int:
             args.name, out=args.out, from_zip=args.from_zip,
             from_dir=args.from_dir, size=args.size,
             masks_zip=args.masks_zip, num_val=args.num_val, seed=args.seed,
-            force=args.force, log=print)
+            force=args.force, color_profiles=args.color_profiles,
+            log=print)
     except UserError as err:
         print(f'download_dataset: {err}', file=sys.stderr)
         return 2

@@ -186,3 +186,43 @@ class TestPrepareDataset(TestCase):
         self.assertEqual(res.returncode, 2)
         self.assertIn('--force', res.stderr)
         self.assertNotIn('Traceback', res.stderr)
+
+
+class TestColourProfiles(TestCase):
+    """A third of horse2zebra's photos embed an ICC profile: the resized
+    copy keeps the pixels as stored (or converts them) and drops the
+    profile, so every reader sees the same pixels."""
+
+    def test_ignore_or_convert(self):
+        import skimage.data
+        rocket = osp.join(osp.dirname(skimage.data.__file__), 'rocket.jpg')
+        with open(rocket, 'rb') as f:
+            photo = f.read()  # Adobe RGB (1998)
+        with tempfile.TemporaryDirectory() as tmp:
+            data = osp.join(tmp, 'h2z.zip')
+            with zipfile.ZipFile(data, 'w') as z:
+                for split in COUNTS:
+                    z.writestr(f'h2z/{split}/{split}_0.jpg', photo)
+            pngs = {}
+            for how in ('ignore', 'convert'):
+                out = osp.join(tmp, how)
+                prepare_dataset('horse2zebra', out=out, from_zip=data,
+                                size=32, color_profiles=how,
+                                log=lambda *a: None)
+                with Image.open(osp.join(out, 'testA', 'testA_0.png')) as im:
+                    self.assertNotIn('icc_profile', im.info)
+                    pngs[how] = np.asarray(im.convert('RGB')).astype(float)
+            with Image.open(rocket) as im:
+                stored = np.asarray(im.convert('RGB').resize(
+                    (32, 32), Image.BOX)).astype(float)
+            np.testing.assert_array_equal(pngs['ignore'], stored)
+
+            def chroma(a):
+                return (a.max(2) - a.min(2)).mean()
+            # Adobe RGB values shown as sRGB look dull: converted, more
+            # saturated
+            self.assertGreater(chroma(pngs['convert']),
+                               chroma(pngs['ignore']) + 3)
+            with self.assertRaisesRegex(ConfigError, '--color-profiles'):
+                prepare_dataset('horse2zebra', out=osp.join(tmp, 'x'),
+                                from_zip=data, color_profiles='maybe')

@@ -17,9 +17,12 @@ def set_data_root(cfg: Config, data_root: str) -> None:
     """
     cfg.data_root = data_root
     for key in DATALOADERS:
-        loader = cfg.get(key, None)
-        if loader is not None and loader.get('dataset', None) is not None:
-            loader.dataset.data_root = data_root
+        loaders = cfg.get(key, None)
+        # mmagic's multi-loops take a list of dataloaders
+        for loader in loaders if isinstance(loaders, list) else [loaders]:
+            if loader is not None and \
+                    loader.get('dataset', None) is not None:
+                loader.dataset.data_root = data_root
 
 
 def load_config(path: str, options: Optional[dict] = None) -> Config:
