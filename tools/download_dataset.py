@@ -35,9 +35,10 @@ def parse_args(argv=None):
                         help='reference masks (<split>_mask/<stem>.png) of '
                         'the training images')
     parser.add_argument('--num-val', type=int, default=100, metavar='K',
-                        help='with --masks-zip: training images per domain '
-                        '(with masks) held out into valA/valB for '
-                        'validation and the mask figures (default 100)')
+                        help='training images per domain held out into '
+                        'valA/valB for validation (with --masks-zip: among '
+                        'those with a mask, for the mask figures; default '
+                        '100, 0: none)')
     parser.add_argument('--seed', type=int, default=0,
                         help='which images are held out (default 0)')
     parser.add_argument('--color-profiles', choices=['ignore', 'convert'],

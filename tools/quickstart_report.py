@@ -131,9 +131,11 @@ def direction_rows(translations: str, data: str,
     return rows
 
 
-def grid(rows: List[tuple], scale: int = 2) -> np.ndarray:
+def grid(rows: List[tuple], scale: int = 2,
+         caption: str = 'input | mask | translation') -> np.ndarray:
     """One picture: per direction a labelled band of input | mask |
-    translation triplets, white between them; (H, W, 3) uint8."""
+    translation triplets (or any tuples, named by ``caption``), white
+    between them; (H, W, 3) uint8."""
     def up(img):
         return img.repeat(scale, 0).repeat(scale, 1)
 
@@ -162,7 +164,7 @@ def grid(rows: List[tuple], scale: int = 2) -> np.ndarray:
         label = Image.new('RGB', (band.shape[1], LABEL_H), 'white')
         src, tgt = name.split('2', 1)
         ImageDraw.Draw(label).text(
-            (0, 2), f'{src} -> {tgt}: input | mask | translation',
+            (0, 2), f'{src} -> {tgt}: {caption}',
             fill='black', font=ImageFont.load_default())
         bands.append(np.concatenate([np.asarray(label), band]))
     width = max(b.shape[1] for b in bands)

@@ -110,16 +110,22 @@ class TestPrepareDataset(TestCase):
     def test_without_size_copies_the_files_and_reads_folders(self):
         out = osp.join(self.dir, 'full')
         prepare_dataset('horse2zebra', out=out, from_zip=self.zip,
-                        log=lambda *a: None)
+                        num_val=1, log=lambda *a: None)
+        self.assertEqual(len(os.listdir(osp.join(out, 'valA'))), 1)
+        self.assertFalse(osp.exists(osp.join(out, 'valA_mask')))
         with zipfile.ZipFile(self.zip) as z:
             want = z.read('horse2zebra/testA/testA_1.jpg')
         with open(osp.join(out, 'testA', 'testA_1.jpg'), 'rb') as f:
             self.assertEqual(f.read(), want)
         # a folder of the same layout gives the same dataset
         again = osp.join(self.dir, 'from_dir')
-        prepare_dataset('horse2zebra', out=again,
-                        from_dir=osp.join(out), log=lambda *a: None)
-        self.assertEqual(listing(again), listing(out))
+        prepare_dataset('horse2zebra', out=again, from_dir=osp.join(out),
+                        num_val=0, log=lambda *a: None)
+        want = listing(out)
+        del want['valA'], want['valB']  # a folder's own val is not read
+        got = listing(again)
+        self.assertEqual(len(got['trainA']), COUNTS['trainA'] - 1)
+        self.assertEqual(got, want)
 
     def test_bad_inputs_are_named_and_nothing_is_left(self):
         bad = osp.join(self.dir, 'bad.zip')
@@ -143,7 +149,7 @@ class TestPrepareDataset(TestCase):
         corrupt, _ = make_zips(sub, corrupt='horse2zebra/testB/testB_2.jpg')
         with self.assertRaisesRegex(ConfigError, 'testB_2.jpg'):
             prepare_dataset('horse2zebra', out=out, from_zip=corrupt,
-                            size=16, log=lambda *a: None)
+                            size=16, num_val=0, log=lambda *a: None)
         # too many held-out images for the masks there are
         with self.assertRaisesRegex(ConfigError, '--num-val'):
             prepare_dataset('horse2zebra', out=out, from_zip=self.zip,
@@ -156,7 +162,7 @@ class TestPrepareDataset(TestCase):
     def test_an_existing_dataset_is_kept_unless_forced(self):
         out = osp.join(self.dir, 'out')
         prepare_dataset('horse2zebra', out=out, from_zip=self.zip, size=16,
-                        log=lambda *a: None)
+                        num_val=0, log=lambda *a: None)
         with self.assertRaisesRegex(ConfigError, '--force'):
             prepare_dataset('horse2zebra', out=out, from_zip=self.zip)
         # a failing --force run leaves the old dataset as it was
@@ -166,10 +172,11 @@ class TestPrepareDataset(TestCase):
         before = listing(out)
         with self.assertRaises(ConfigError):
             prepare_dataset('horse2zebra', out=out, from_zip=corrupt,
-                            size=16, force=True, log=lambda *a: None)
+                            size=16, force=True, num_val=0,
+                            log=lambda *a: None)
         self.assertEqual(listing(out), before)
         prepare_dataset('horse2zebra', out=out, from_zip=self.zip, size=20,
-                        force=True, log=lambda *a: None)
+                        force=True, num_val=0, log=lambda *a: None)
         with Image.open(osp.join(out, 'testA', 'testA_0.png')) as img:
             self.assertEqual(img.size, (20, 20))
 
@@ -207,7 +214,7 @@ class TestColourProfiles(TestCase):
             for how in ('ignore', 'convert'):
                 out = osp.join(tmp, how)
                 prepare_dataset('horse2zebra', out=out, from_zip=data,
-                                size=32, color_profiles=how,
+                                size=32, color_profiles=how, num_val=0,
                                 log=lambda *a: None)
                 with Image.open(osp.join(out, 'testA', 'testA_0.png')) as im:
                     self.assertNotIn('icc_profile', im.info)

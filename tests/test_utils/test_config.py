@@ -120,3 +120,32 @@ class TestNativeBf16(TestCase):
                 fast,
                 torch.cpu._is_avx512_bf16_supported()
                 or torch.cpu._is_amx_tile_supported())
+
+
+class TestOptionsThatReachTheirUse(TestCase):
+    """--cfg-options inception_path=... reaches every FID/KID metric (the
+    configs copy the variable into them when they are read)."""
+
+    def test_inception_path_reaches_val_and_test_metrics(self):
+        import os.path as osp
+
+        from uagit_mm.errors import ConfigError
+        from uagit_mm.utils import load_config
+        root = osp.join(osp.dirname(osp.dirname(osp.dirname(
+            osp.abspath(__file__)))), 'configs')
+        for name in ('uagit_horse2zebra.py', 'uagit_apple2orange.py',
+                     'uagit_cpu_1xb1-3000iters_horse2zebra64.py'):
+            cfg = load_config(osp.join(root, name),
+                              {'inception_path': '/my/inception.pt'})
+            paths = []
+            for key in ('val_evaluator', 'test_evaluator'):
+                evaluators = cfg[key]
+                for ev in evaluators if isinstance(evaluators, list) \
+                        else [evaluators]:
+                    paths += [m.inception_path for m in ev.metrics
+                              if 'inception_path' in m]
+            self.assertGreaterEqual(len(paths), 2, name)
+            self.assertEqual(set(paths), {'/my/inception.pt'}, name)
+        with self.assertRaisesRegex(ConfigError, 'no FID/KID metric'):
+            load_config(osp.join(root, 'uagit_cpu_1xb1-2500iters_synthetic64'
+                                 '.py'), {'inception_path': '/x.pt'})

@@ -16,13 +16,15 @@ checks it, and writes ``out/{trainA,trainB,testA,testB}``:
   pixels as stored, the profile left out of the PNG so that every reader
   sees the same pixels), or converted to sRGB (``'convert'``, what
   ``uagit_mm.apis.read_rgb`` does for inference).
+- ``num_val`` training images per domain are moved to ``valA/``,
+  ``valB/``: held out from training, they are the validation split (the
+  test sets stay for the reported figures).
 - ``masks_zip``: reference masks ``<split>_mask/<stem>.png`` (255 = object)
-  of the training images, e.g. the horse2zebra animal masks. ``num_val``
-  training images per domain that have a mask are moved, with their masks,
-  to ``valA/``, ``valB/`` and ``valA_mask/``, ``valB_mask/``: held out from
-  training, they are the validation split and the images the mask figures
-  are measured on (the official test sets have no masks). The remaining
-  masks go to ``trainA_mask/``, ``trainB_mask/``.
+  of the training images, e.g. the horse2zebra animal masks. The held-out
+  images are then drawn from those with a mask, and their masks go to
+  ``valA_mask/``, ``valB_mask/``: the images the mask figures are measured
+  on (the official test sets have no masks). The remaining masks go to
+  ``trainA_mask/``, ``trainB_mask/``.
 
 Everything is written into a hidden temporary folder beside ``out`` and
 renamed into place at the end, so a failed or interrupted run leaves no
@@ -154,13 +156,16 @@ def _download(url: str, folder: str, log: Callable) -> str:
     return dest
 
 
-def _held_out(stems: List[str], with_mask: set, num: int,
+def _held_out(stems: List[str], with_mask: Optional[set], num: int,
               seed: int, split: str) -> List[str]:
-    candidates = sorted(s for s in stems if s in with_mask)
-    if num > len(candidates):
+    candidates = sorted(s for s in stems
+                        if with_mask is None or s in with_mask)
+    if num >= len(stems) or num > len(candidates):
         raise ConfigError(
-            f'--num-val {num}: only {len(candidates)} images of {split} '
-            'have a reference mask')
+            f'--num-val {num}: {split} has {len(stems)} images'
+            + ('' if with_mask is None else
+               f', {len(candidates)} of them with a reference mask')
+            + '; hold out fewer')
     return sorted(random.Random(f'{seed}-{split}').sample(candidates, num))
 
 
@@ -185,7 +190,8 @@ def prepare_dataset(name: str,
             its layout; with neither the zip is downloaded.
         size (int, optional): Resize to ``size x size`` (PNG).
         masks_zip (str, optional): Reference masks of the training images.
-        num_val (int): With ``masks_zip``, images per domain held out.
+        num_val (int): Training images per domain held out into
+            ``valA``/``valB`` (with a mask, given ``masks_zip``).
         seed (int): Which images are held out.
         force (bool): Replace an existing ``out``.
         color_profiles (str): With ``size``: 'ignore' (the default) or
@@ -253,11 +259,12 @@ def prepare_dataset(name: str,
                     f'{masks_zip} has no PNGs in trainA_mask/ or '
                     'trainB_mask/')
         held = {'A': [], 'B': []}
-        if masks is not None and num_val:
+        if num_val:
             for side in 'AB':
                 held[side] = _held_out(
                     list(source.files[f'train{side}']),
-                    set(masks.files[f'train{side}_mask']), num_val, seed,
+                    None if masks is None else set(
+                        masks.files[f'train{side}_mask']), num_val, seed,
                     f'train{side}')
         written = _write_images(source, masks, held, size, tmp, log,
                                 color_profiles == 'convert')

@@ -41,7 +41,45 @@ def load_config(path: str, options: Optional[dict] = None) -> Config:
             set_data_root(cfg, options['data_root'])
         if 'val_interval' in options:
             set_val_interval(cfg, options['val_interval'])
+        if 'inception_path' in options:
+            set_inception_path(cfg, options['inception_path'])
     return cfg
+
+
+def _metrics(evaluators) -> list:
+    """The metric dicts of an evaluator config, a list of them, or a list
+    of metric dicts."""
+    if evaluators is None:
+        return []
+    if isinstance(evaluators, dict):
+        metrics = evaluators.get('metrics', None)
+        if metrics is None:
+            return [evaluators] if 'type' in evaluators else []
+        return [m for m in (metrics if isinstance(metrics, list)
+                            else [metrics]) if isinstance(m, dict)]
+    return [m for e in evaluators for m in _metrics(e)]
+
+
+def set_inception_path(cfg: Config, path: str) -> None:
+    """Give every FID/KID metric of ``cfg`` the Inception file ``path``.
+
+    As for ``data_root``: the configs copy the ``inception_path`` variable
+    into their metrics when the file is read, so ``--cfg-options
+    inception_path=X`` alone would reach none of them.
+
+    Raises:
+        ConfigError: the config has no metric that takes an Inception file.
+    """
+    cfg.inception_path = path
+    found = 0
+    for key in ('val_evaluator', 'test_evaluator'):
+        for metric in _metrics(cfg.get(key, None)):
+            if 'inception_path' in metric:
+                metric['inception_path'] = path
+                found += 1
+    if not found:
+        raise ConfigError(f'inception_path={path}: this config has no '
+                          'FID/KID metric to give it to')
 
 
 def set_val_interval(cfg: Config, interval) -> None:
