@@ -28,7 +28,7 @@ class TestComparePicture(TestCase):
                                  for d in ('data', 'ours', 'other'))
             for folder, direction in (('testA', 'h2z'), ('testB', 'z2h')):
                 for i in range(3):
-                    save(osp.join(data, folder, f'{folder}{i}.jpg'), 10)
+                    save(osp.join(data, folder, f'{folder}{i}.png'), 10)
                     save(osp.join(ours, direction, f'{folder}{i}_mask.png'),
                          20)
                     save(osp.join(ours, direction, f'{folder}{i}.png'), 30)
@@ -39,6 +39,7 @@ class TestComparePicture(TestCase):
                                        '--out', out])
             self.assertEqual(rc, 0)
             pic = np.asarray(Image.open(out).convert('RGB'))
+
             # each direction's band: 2 photos x 4 images of 8 px
             def where(value):
                 return (pic == (value, 255 - value, 0)).all(2)
