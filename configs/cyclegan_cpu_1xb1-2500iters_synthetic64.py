@@ -47,3 +47,6 @@ custom_hooks = [
     dict(type='TranslationOutputHook'),
     dict(type='RunCheckHook'),
 ]
+# no attention, so no mask IoU to keep the best checkpoint by (the inherited
+# save_best='attn/mean/mask_iou' stopped the run at its first validation)
+default_hooks = dict(checkpoint=dict(save_best=None))

@@ -47,3 +47,5 @@ custom_hooks = [
     dict(type='TranslationOutputHook'),
     dict(type='RunCheckHook'),
 ]
+# no attention, so no mask IoU to keep the best checkpoint by
+default_hooks = dict(checkpoint=dict(save_best=None))

@@ -9,7 +9,6 @@ from mmengine.runner.checkpoint import _load_checkpoint_to_model
 from PIL import Image
 
 from mmagic.registry import MODELS
-from mmagic.utils import tensor2img
 from ..checkpoint import MODULE_SEGMENT, check_weights_fit, load_from_local
 from ..utils import load_config
 from .mask_control import MaskOptions, apply_mask_options, masks_to_tensor
@@ -118,8 +117,11 @@ def translate_tensors(model,
     Images of one size are translated as one batch. Any size works: the model
     pads to what its networks need and crops back, so the output has exactly
     the input's size. With ``max_side``, larger images are translated at a
-    working size whose longer side is ``max_side`` and the results are
-    resized back to the input size.
+    working size whose longer side is ``max_side``; the mask and the
+    generator's output are then scaled up to the input size and composed
+    there with the input itself, ``a * G + (1 - a) * s``
+    (:func:`compose_full_size`), so that wherever the mask is 0 the output
+    is the input's own pixels, not a blurred copy of them.
 
     The composition uses the attention network's mask, or the user's
     ``masks``; ``mask_options`` then threshold, dilate or invert it
@@ -166,16 +168,14 @@ def translate_tensors(model,
                          'checkpoint), not an exported file')
     h, w = images[0].shape[:2]
     work = np.stack([_fit(im, max_side) for im in images])
-    # mmagic loads BGR, so the models are trained on BGR
-    x = torch.from_numpy(work[..., ::-1].copy()).permute(0, 3, 1, 2)
-    del work
     pre = model.data_preprocessor
-    x = (x.to(dev).float() - pre.mean.to(dev)) / pre.std.to(dev)
+    x = _normalise(work, pre, dev)
+    del work
+    full = resize and tuple(x.shape[-2:]) != (h, w)
     changes = mask_options is not None and mask_options.changes_mask
     with autocast_context(dev, dtype):
-        if masks is None and not changes:
-            fake, attn = model.translate(x, target_domain)
-        else:
+        mask = None
+        if masks is not None or changes:
             if masks is not None:
                 mask = masks_to_tensor(masks, x.shape[-2:], dev)
             elif hasattr(model, 'attend'):
@@ -184,19 +184,81 @@ def translate_tensors(model,
                 mask = model.translate(x, target_domain)[1]
             mask = apply_mask_options(mask, mask_options,
                                       scale=x.shape[-1] / w)
+        if full and hasattr(model, 'translate_parts'):
+            fake, attn, gen = model.translate_parts(x, target_domain,
+                                                    mask=mask)
+        else:
             fake, attn = model.translate(x, target_domain, mask=mask)
-    del x
+            gen = _generated(fake, attn, x) if full else None
     fake, attn = fake.float(), attn.float()  # bfloat16 parts, if any
-    if denormalize:
-        fake = fake * pre.std.to(dev) + pre.mean.to(dev)
-    if resize and fake.shape[-2:] != (h, w):
-        fake = F.interpolate(fake, size=(h, w), mode='bicubic',
-                             align_corners=False)
-        # a thresholded mask stays binary at the input size
-        attn = F.interpolate(attn, size=(h, w), mode='nearest') \
-            if _binary(mask_options) else F.interpolate(
-                attn, size=(h, w), mode='bilinear', align_corners=False)
+    if full:
+        del fake
+        # the user's own mask at full size where nothing changed it
+        full_mask = masks_to_tensor(masks, (h, w), dev) \
+            if masks is not None and not changes else None
+        fake, attn = compose_full_size(
+            images, gen.float(), attn, pre, dev, full_mask,
+            binary=_binary(mask_options))
+    del x
+    if denormalize:  # in place where it is ours (a large photo's tensor)
+        fake = (fake if full else fake.clone()).mul_(
+            pre.std.to(dev)).add_(pre.mean.to(dev))
     return fake, attn
+
+
+def _normalise(images: np.ndarray, pre, dev) -> torch.Tensor:
+    """RGB uint8 (N, H, W, 3) as the model's normalised BGR (N, 3, H, W)
+    (mmagic loads BGR, so the models are trained on BGR)."""
+    x = torch.from_numpy(images[..., ::-1].copy()).permute(0, 3, 1, 2)
+    x = x.to(dev).float()
+    return x.sub_(pre.mean.to(dev)).div_(pre.std.to(dev))
+
+
+def _generated(composite: torch.Tensor, attention: torch.Tensor,
+               image: torch.Tensor) -> torch.Tensor:
+    """The generator's output behind ``composite = a * G + (1 - a) * s``,
+    for models that give only the composite (exported files): ``G = s +
+    (composite - s) / a`` where ``a`` > 1e-3, else ``s`` (whatever it is
+    there, ``a`` gives it no weight), clamped to the tanh range."""
+    a = attention.float()
+    s = image.float()
+    gen = s + (composite.float() - s) / a.clamp(min=1e-3)
+    return torch.where(a > 1e-3, gen, s).clamp_(-1, 1)
+
+
+def compose_full_size(images: Sequence[np.ndarray], generated: torch.Tensor,
+                      attention: torch.Tensor, pre, dev,
+                      full_mask: Optional[torch.Tensor] = None,
+                      binary: bool = False
+                      ) -> Tuple[torch.Tensor, torch.Tensor]:
+    """``a * G + (1 - a) * s`` at the size of ``images`` from a translation
+    made at a smaller working size.
+
+    The attention ``attention`` (N, 1, h, w) and the generator's output
+    ``generated`` (N, 3, h, w, normalised) are scaled up to the images'
+    size (bilinear; a ``binary`` mask nearest, so that it stays binary;
+    ``full_mask``, a user's mask already at full size, is used as it is)
+    and blended with the full-size input: the background is the photo's
+    own pixels. Computed in place to hold few full-size float tensors.
+
+    Returns:
+        tuple[Tensor, Tensor]: The composite (N, 3, H, W), normalised BGR,
+        and the mask it used (N, 1, H, W) in [0, 1].
+    """
+    h, w = images[0].shape[:2]
+    if full_mask is not None:
+        attn = full_mask
+    elif binary:
+        attn = F.interpolate(attention, size=(h, w), mode='nearest')
+    else:
+        attn = F.interpolate(attention, size=(h, w), mode='bilinear',
+                             align_corners=False).clamp_(0, 1)
+    out = F.interpolate(generated, size=(h, w), mode='bicubic',
+                        align_corners=False).clamp_(-1, 1)
+    source = _normalise(np.stack(images), pre, dev)
+    # a * G + (1 - a) * s  ==  s + a * (G - s): exactly s where a is 0
+    out.sub_(source).mul_(attn).add_(source)
+    return out, attn
 
 
 def _binary(mask_options: Optional[MaskOptions]) -> bool:
@@ -208,12 +270,14 @@ def _binary(mask_options: Optional[MaskOptions]) -> bool:
 def mask_to_uint8(mask: torch.Tensor) -> np.ndarray:
     """An attention map (1, H, W) in [0, 1] as uint8 (H, W), 255 = attended.
 
-    Through a three-channel copy: ``tensor2img`` squeezes leading size-1
-    dimensions (a one-pixel-high mask would become a vector) and clamps its
-    input in place.
+    Rounded to the nearest level, as ``mmagic.utils.tensor2img`` does, but
+    without its float copies (the mask of a large photo is full-size) and
+    its squeezing of size-1 dimensions (a one-pixel-high mask would become
+    a vector).
     """
-    return np.ascontiguousarray(
-        tensor2img(mask.repeat(3, 1, 1), min_max=(0, 1))[..., 0])
+    h, w = mask.shape[-2:]
+    level = (mask.reshape(h, w).float() * 255).clamp_(0, 255).round_()
+    return np.ascontiguousarray(level.to(torch.uint8).cpu().numpy())
 
 
 def translate_arrays(model,
@@ -246,23 +310,14 @@ def translate_arrays(model,
     fake, attn = translate_tensors(model, images, target_domain, max_side,
                                    denormalize=True,
                                    mask_options=mask_options, masks=masks,
-                                   resize=False, dtype=dtype)
-    size = images[0].shape[1::-1]
-    # tensor2img reads RGB and writes BGR: the model's BGR comes out RGB
-    # (it clamps in place: ``fake`` is ours to change). With max_side the
-    # 8-bit results are resized to the input size, which takes a few bytes
-    # per pixel where float tensors would take dozens (large photos).
-    # (a thresholded mask is resized nearest: it stays 0 / 255)
-    mask_resample = Image.NEAREST if _binary(mask_options) else \
-        Image.BILINEAR
-    return [(_resize(tensor2img(f, min_max=(0, 255)), size, Image.BICUBIC),
-             _resize(mask_to_uint8(a), size, mask_resample))
-            for f, a in zip(fake, attn)]
-
-
-def _resize(image: np.ndarray, size: Tuple[int, int],
-            resample: int) -> np.ndarray:
-    """``image`` (uint8) at ``size`` = (W, H)."""
-    if image.shape[1::-1] == tuple(size):
-        return image
-    return np.asarray(Image.fromarray(image).resize(size, resample))
+                                   resize=True, dtype=dtype)
+    # To 8 bits in place rather than with mmagic's tensor2img, which makes
+    # three float copies of the image: at the size of a large photo (the
+    # composite is made there) those would be most of the peak memory.
+    # ``fake`` is BGR in [0, 255] and ours to change.
+    out = []
+    for f, a in zip(fake, attn):
+        rgb = f.clamp_(0, 255).round_().to(torch.uint8).flip(0)
+        out.append((np.ascontiguousarray(rgb.permute(1, 2, 0).cpu().numpy()),
+                    mask_to_uint8(a)))
+    return out

@@ -38,9 +38,11 @@ SUGGEST_SLACK = 0.95
 LAYER_FACTOR = 1.9
 #: Tensors at the working size besides the networks' (bytes per pixel).
 WORK_BYTES = 64
-#: Decoded input and 8-bit outputs at the input size, and the next image
-#: read ahead (bytes per pixel).
-FULL_BYTES = 32
+#: At the input size (bytes per pixel): the decoded input, the next image
+#: read ahead, the 8-bit outputs, and the composite made there (the
+#: normalised input, the scaled-up generator output and mask, all float32:
+#: uagit_mm.apis.inference.compose_full_size).
+FULL_BYTES = 64
 _PROBE = (64, 96)
 
 

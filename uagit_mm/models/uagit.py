@@ -244,6 +244,16 @@ class UAGIT(BaseTranslationModel):
         ``mask`` (N or 1, 1, H, W) in [0, 1] when given, which then replaces
         the attention network's output both in the generator's input and in
         the composition."""
+        return self.translate_parts(image, target_domain, mask)[:2]
+
+    def translate_parts(self, image: Tensor, target_domain: str,
+                        mask: Optional[Tensor] = None
+                        ) -> Tuple[Tensor, Tensor, Tensor]:
+        """As :meth:`translate`, and the generator's output (N, C, H, W)
+        that the composite blends in, so that a caller can compose at
+        another size (``uagit_mm.apis.translate_tensors`` composes a
+        large photo at its own resolution from a translation made at a
+        smaller working size)."""
         source = self.other_domain(target_domain)
         h, w = image.shape[-2:]
         if mask is not None and (mask.dim() != 4 or mask.shape[1] != 1
@@ -255,10 +265,11 @@ class UAGIT(BaseTranslationModel):
         padded = self._pad(image, min_size=4 * self.size_divisor)
         if mask is not None:
             mask = self._pad(mask.to(image), min_size=4 * self.size_divisor)
-        out, attention = self._attend_and_translate(padded, source,
-                                                    target_domain,
-                                                    attention=mask)
-        return out[..., :h, :w], attention[..., :h, :w]
+        out, attention, generated = self._attend_and_translate(
+            padded, source, target_domain, attention=mask,
+            with_generated=True)
+        return (out[..., :h, :w], attention[..., :h, :w],
+                generated[..., :h, :w])
 
     def attend(self, image: Tensor, target_domain: str) -> Tensor:
         """The attention (N, 1, H, W) in [0, 1] that :meth:`translate` would
@@ -272,13 +283,14 @@ class UAGIT(BaseTranslationModel):
     def _attend_and_translate(self, image: Tensor, source: str, target: str,
                               train_attention: bool = True,
                               attention: Optional[Tensor] = None,
-                              binary_mask: bool = False
-                              ) -> Tuple[Tensor, Tensor]:
+                              binary_mask: bool = False,
+                              with_generated: bool = False):
         """The attention ``A_source(image)`` (or the given ``attention``) and
         the composite with ``G_target``'s output (paper, eq. 1); the one step
         both translation and the training cycle use. ``binary_mask``
         composes with :func:`sample_binary_mask` of the attention (which is
-        still what is returned)."""
+        still what is returned). ``with_generated``: also return the
+        generator's output."""
         if attention is None:
             with torch.set_grad_enabled(train_attention
                                         and torch.is_grad_enabled()):
@@ -286,7 +298,10 @@ class UAGIT(BaseTranslationModel):
         mask = sample_binary_mask(attention) if binary_mask else attention
         gen_in = mask * image \
             if self.generator_input == 'foreground' else image
-        return compose(image, mask, self._generate(target, gen_in)), attention
+        generated = self._generate(target, gen_in)
+        out = compose(image, mask, generated)
+        return (out, attention, generated) if with_generated else \
+            (out, attention)
 
     def translation(self, image: Tensor, target_domain=None, **kwargs):
         """mmagic's translation entry point: returns the composite only."""
