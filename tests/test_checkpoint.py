@@ -407,3 +407,29 @@ class TestResumeChoice(unittest.TestCase):
 
 if __name__ == '__main__':
     unittest.main()
+
+
+class TestHostMethodsGuarded(unittest.TestCase):
+    """SafeCheckpointHook overrides private methods of mmengine's
+    CheckpointHook: a renamed or re-signed method fails at import."""
+
+    def test_present_today_and_refused_when_changed(self):
+        from uagit_mm.engine.hooks.safe_checkpoint_hook import (
+            HOST_METHODS, check_host_methods)
+        check_host_methods()  # the pinned mmengine has them
+
+        class Renamed:
+            def _save_best_checkpoint(self, runner, metrics):
+                pass
+
+        class Resigned(Renamed):
+            def _save_checkpoint_with_step(self, runner, step):
+                pass
+
+        with self.assertRaisesRegex(ImportError,
+                                    '_save_checkpoint_with_step is missing'):
+            check_host_methods(Renamed, HOST_METHODS)
+        with self.assertRaisesRegex(
+                ImportError, r'_save_checkpoint_with_step is '
+                r'\(self, runner, step\); SafeCheckpointHook overrides it'):
+            check_host_methods(Resigned, HOST_METHODS)

@@ -362,6 +362,7 @@ class TestBackgroundAtFullSize(ExportTestCase):
     def setUpClass(cls):
         super().setUpClass()
         from skimage import data
+
         # a real photograph, 4x the working size of 80 on its longer side
         cls.photo = np.ascontiguousarray(data.astronaut()[:240, 64:384])
         cls.keep = np.zeros(cls.photo.shape[:2], np.float32)

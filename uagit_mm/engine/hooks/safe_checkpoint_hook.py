@@ -18,6 +18,38 @@ from mmagic.registry import HOOKS
 from ...fileio import BACKEND_ARGS, atomic_backend
 from ...utils import get_rng_state, set_rng_state, unwrap_model
 
+#: The private methods of mmengine's CheckpointHook that SafeCheckpointHook
+#: overrides, with the parameters it relies on (mmengine 0.10). Checked at
+#: import: if mmengine renames one or changes its parameters, the override
+#: would silently stop being called (or be called wrongly), so importing
+#: uagit_mm fails instead, naming the method.
+HOST_METHODS = {
+    '_save_checkpoint_with_step': ['self', 'runner', 'step', 'meta'],
+    '_save_best_checkpoint': ['self', 'runner', 'metrics'],
+}
+
+
+def check_host_methods(host=CheckpointHook, expected=HOST_METHODS) -> None:
+    """Raise ImportError when ``host`` lacks one of ``expected``'s methods
+    or its parameters differ."""
+    import inspect
+    for name, params in expected.items():
+        method = getattr(host, name, None)
+        got = None if method is None else list(
+            inspect.signature(method).parameters)
+        if got != params:
+            import mmengine
+            raise ImportError(
+                f'uagit_mm: mmengine {mmengine.__version__} '
+                f'{host.__name__}.{name} is '
+                + ('missing' if got is None else f'({", ".join(got)})') +
+                f'; SafeCheckpointHook overrides it as ({", ".join(params)})'
+                '. Install the mmengine version of requirements/runtime.txt '
+                '(0.10.7).')
+
+
+check_host_methods()
+
 _TAG = '__uagit_history_buffer__'
 #: checkpoint key of the random generator states and image pools
 KEY = 'uagit_training_state'
