@@ -214,6 +214,27 @@ class TestReadPhotos(TestCase):
                 Image.fromarray(pixels).save(path, **extra)
                 self.assertTrue(np.array_equal(read_rgb(path), pixels))
 
+    def test_srgb_is_recognised_by_what_the_profile_does(self):
+        from PIL import ImageCms
+
+        from uagit_mm.apis.image_io import to_srgb
+        red, green, blue = SRGB_PRIMARIES
+        pixels = np.zeros((4, 6, 3), np.uint8)
+        pixels[..., 0], pixels[..., 1], pixels[..., 2] = 200, 30, 30
+        # Pillow's own sRGB profile: kept as it is
+        srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile('sRGB'))
+        img = Image.fromarray(pixels)
+        img.info['icc_profile'] = srgb.tobytes()
+        self.assertIs(to_srgb(img), img)
+        # a profile *named* sRGB whose red is sRGB's green: converted (the
+        # old check by the description's words would have kept it)
+        liar = Image.fromarray(pixels)
+        liar.info['icc_profile'] = matrix_icc(green, red, blue,
+                                              name='sRGB IEC61966-2.1')
+        got = np.asarray(to_srgb(liar)).astype(int)
+        self.assertGreater(got[..., 1].mean(), 150)
+        self.assertLess(got[..., 0].mean(), 60)
+
     def test_animated_files_give_their_first_frame(self):
         first = photo('astronaut', (40, 40))
         second = 255 - first

@@ -120,13 +120,35 @@ def to_srgb(img: Image.Image) -> Image.Image:
         return img
     try:
         src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-        if 'srgb' in ImageCms.getProfileDescription(src).lower():
+        if img.mode != 'CMYK' and _is_srgb(src, ImageCms):
             return img  # already what the models expect
         return ImageCms.profileToProfile(
             img, src, ImageCms.createProfile('sRGB'),
             outputMode='RGBA' if img.mode == 'RGBA' else 'RGB')
     except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
         return img  # an unreadable or unusable profile: pixels as stored
+
+
+#: Test colours for :func:`_is_srgb`: greys, primaries, secondaries and
+#: mid tones, one pixel each.
+_PROBE_COLOURS = [(v, v, v) for v in (0, 16, 64, 128, 192, 255)] + [
+    (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0), (0, 255, 255),
+    (255, 0, 255), (200, 30, 30), (30, 160, 60), (40, 60, 200),
+    (128, 64, 32)]
+
+
+def _is_srgb(profile, cms) -> bool:
+    """Whether an RGB ``profile`` maps colours to sRGB unchanged (within one
+    level): decided by what the profile does, not by the words in its
+    description ("sRGB IEC61966-2.1" from a camera maker may or may not be
+    sRGB; a profile named "Custom RGB" may be)."""
+    probe = Image.new('RGB', (len(_PROBE_COLOURS), 1))
+    probe.putdata(_PROBE_COLOURS)
+    out = cms.profileToProfile(probe, profile, cms.createProfile('sRGB'),
+                               outputMode='RGB')
+    return all(
+        max(abs(a - b) for a, b in zip(want, got)) <= 1
+        for want, got in zip(_PROBE_COLOURS, out.getdata()))
 
 
 def to_rgb(img: Image.Image, name: str = 'image') -> np.ndarray:
