@@ -112,6 +112,7 @@ def doing_nothing(data_root: str, domains) -> dict:
     import torch
     from PIL import Image
 
+    import uagit_mm  # noqa: F401  (its compatibility fixes come first)
     from mmagic.evaluation.metrics import FrechetInceptionDistance
     from uagit_mm.evaluation.fid_kid import (kid_from_features,
                                              load_fid_inception,

@@ -56,6 +56,14 @@ def main():
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else \
         Runner.from_cfg(cfg)
     metrics = runner.test()
+    if metrics is None:
+        # mmagic's MultiTestLoop (the configs with FID/KID) returns nothing;
+        # mmengine's RuntimeInfoHook keeps the metrics as test/<name>
+        metrics = {
+            k[len('test/'):]: v.current()
+            for k, v in runner.message_hub.log_scalars.items()
+            if k.startswith('test/')
+        }
     close_distributed()  # orderly end for every rank (uagit_mm.utils.dist)
     if metrics:
         print_log(f'Metrics: {metrics}', logger='current')
