@@ -15,11 +15,14 @@ ADVICE = ('Knobs to try: {knobs}a smaller cycle weight '
           'a later switch to the masked discriminator '
           '(model.switch_epoch / model.switch_iter) so the attention trains '
           'longer before it is frozen.')
-# what opened the masks on real photographs (README, "Real photographs")
-CLOSED_KNOBS = ('model.warmup (e.g. dict(iters=<a third of the switch>): '
-                'the generators train on whole images before the attention '
-                'does, so translating is worth more than copying the input; '
-                'not in the paper), ')
+# what kept the masks open on real photographs (README, "Real photographs":
+# open, but on horse2zebra at 64 px not on the animals)
+CLOSED_KNOBS = ('model.warmup with model.attention.out_bias (e.g. '
+                'warmup=dict(iters=<a third of the switch>), out_bias=3: the '
+                'generators first train on whole images and the masks start '
+                'near 1) or model.area_floor (e.g. dict(weight=100, '
+                'floor=0.2)); neither is in the paper, and on horse2zebra at '
+                '64 px both kept the masks open but not on the animals; ')
 
 GREY_ADVICE = ('The attention networks are frozen from here on, so this mask '
                'stays soft: translations are part blend, and masks '
