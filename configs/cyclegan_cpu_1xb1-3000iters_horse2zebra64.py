@@ -1,51 +1,26 @@
 # mmagic's CycleGAN under the same conditions as
 # uagit_cpu_1xb1-3000iters_horse2zebra64.py, for tools/compare.py --set
-# horse2zebra: same data, generator (ngf 32, 3 blocks), discriminator (base
-# 32), LSGAN, cycle weight 10, no identity loss, optimizer, schedule and
-# evaluation. Only the attention is missing.
+# horse2zebra: same data, schedule and evaluation, and the networks, losses
+# and optimizer of cyclegan_cpu_1xb1-2500iters_synthetic64.py (ngf 32, 3
+# blocks, base-32 discriminator, LSGAN, cycle weight 10, no identity loss).
+# Only the attention is missing.
+from mmengine.config import Config  # noqa: E402
+
 _base_ = ['./uagit_cpu_1xb1-3000iters_horse2zebra64.py']
 
+_cyclegan = Config.fromfile(
+    '{{ fileDirname }}/cyclegan_cpu_1xb1-2500iters_synthetic64.py')
 model = dict(
+    _cyclegan.model.to_dict(),
     _delete_=True,
-    type='CycleGAN',
     data_preprocessor=dict(
         type='DataPreprocessor', data_keys=['img_horse', 'img_zebra']),
-    generator=dict(
-        type='ResnetGenerator',
-        in_channels=3,
-        out_channels=3,
-        base_channels=32,
-        norm_cfg=dict(type='IN'),
-        use_dropout=False,
-        num_blocks=3,
-        padding_mode='reflect',
-        init_cfg=dict(type='normal', gain=0.02)),
-    discriminator=dict(
-        type='PatchDiscriminator',
-        in_channels=3,
-        base_channels=32,
-        num_conv=3,
-        norm_cfg=dict(type='IN'),
-        init_cfg=dict(type='normal', gain=0.02)),
-    loss_config=dict(cycle_loss_weight=10.0, id_loss_weight=0.0),
     default_domain='zebra',
     reachable_domains=['horse', 'zebra'],
     related_domains=['horse', 'zebra'])
-
-optim_wrapper = dict(
-    _delete_=True,
-    constructor='MultiOptimWrapperConstructor',
-    generators=dict(
-        type='OptimWrapper',
-        optimizer=dict(type='Adam', lr=2e-4, betas=(0.5, 0.999))),
-    discriminators=dict(
-        type='OptimWrapper',
-        optimizer=dict(type='Adam', lr=2e-4, betas=(0.5, 0.999))))
-
+optim_wrapper = dict(_cyclegan.optim_wrapper.to_dict(), _delete_=True)
 # the attention hooks have nothing to show for a model without attention
-custom_hooks = [
-    dict(type='TranslationOutputHook'),
-    dict(type='RunCheckHook'),
-]
+custom_hooks = _cyclegan.custom_hooks
 # no attention, so no mask IoU to keep the best checkpoint by
 default_hooks = dict(checkpoint=dict(save_best=None))
+del _cyclegan, Config
