@@ -42,16 +42,12 @@ from mmengine.config import Config  # noqa: E402
 _paper = Config.fromfile('{{ fileDirname }}/uagit_horse2zebra.py')
 inception_path = _paper.inception_path  # 'auto'
 test_cfg = dict(_delete_=True, type='MultiTestLoop')
+# the synthetic config's test loader (a DefaultSampler, batch 8) on this data
 _test_loader = dict(
-    batch_size=8,
-    num_workers=1,
+    _base_.test_dataloader,
     persistent_workers=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        _dataset,
-        type='UnpairedFolderDataset',
-        test_mode=True,
-        pipeline=test_pipeline))
+    dataset=dict(_base_.test_dataloader.dataset, **_dataset,
+                 pipeline=test_pipeline))
 test_dataloader = [
     _test_loader,
     dict(_test_loader, dataset=dict(_test_loader['dataset'], split='val')),
@@ -65,11 +61,5 @@ del _paper, Config
 val_interval = 1000
 train_cfg = dict(max_iters=max_iters, val_interval=val_interval)
 param_scheduler = [
-    dict(
-        type='LinearLR',
-        start_factor=1.0,
-        end_factor=0.0,
-        by_epoch=False,
-        begin=max_iters // 2,
-        end=max_iters)
+    dict(_base_.param_scheduler[0], begin=max_iters // 2, end=max_iters)
 ]

@@ -200,9 +200,10 @@ def translate_tensors(model,
             images, gen.float(), attn, pre, dev, full_mask,
             binary=_binary(mask_options))
     del x
-    if denormalize:  # in place where it is ours (a large photo's tensor)
-        fake = (fake if full else fake.clone()).mul_(
-            pre.std.to(dev)).add_(pre.mean.to(dev))
+    if denormalize and full:  # in place: a large photo's own tensor
+        fake.mul_(pre.std.to(dev)).add_(pre.mean.to(dev))
+    elif denormalize:
+        fake = fake * pre.std.to(dev) + pre.mean.to(dev)
     return fake, attn
 
 
