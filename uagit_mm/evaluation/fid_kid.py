@@ -54,12 +54,15 @@ class FidHelperInception(nn.Module):
     (``tests/test_evaluation/test_fid_kid.py`` checks it).
 
     Args:
-        path (str): fid-helper's ``default_1.pt``.
+        net (str | ScriptModule): fid-helper's ``default_1.pt``, or that
+            file already loaded.
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, net) -> None:
         super().__init__()
-        self.net = torch.jit.load(path, map_location='cpu').eval()
+        if isinstance(net, str):
+            net = torch.jit.load(net, map_location='cpu')
+        self.net = net.eval()
 
     @torch.no_grad()
     def forward(self, image: torch.Tensor,
@@ -85,7 +88,7 @@ def load_fid_inception(path: str) -> nn.Module:
     net = torch.jit.load(path, map_location='cpu')
     if 'return_features' in str(net.forward.schema):
         return net.eval()
-    return FidHelperInception(path).eval()
+    return FidHelperInception(net).eval()
 
 
 def polynomial_mmd2(x: np.ndarray, y: np.ndarray) -> float:
