@@ -66,9 +66,10 @@ test_evaluator = dict(metrics=[
         })
 ])
 
-# Validation while training: the same metric on the test set every
+# Validation while training: the same metric on the val split (valA/valB,
+# drawn apart from train and test by tools/make_synthetic_dataset.py) every
 # `val_interval` iterations, keeping best_attn_mean_mask_iou_iter_N.pth (the
-# mean mask IoU of both directions). `--cfg-options val_interval=0` switches
+# mean mask IoU of both directions); the test set stays for the figures. `--cfg-options val_interval=0` switches
 # it off (tools/train.py; README, "Validation while training").
 val_interval = 500
 val_dataloader = dict(
@@ -80,6 +81,7 @@ val_dataloader = dict(
         _dataset,
         type='UnpairedFolderDataset',
         test_mode=True,
+        split='val',
         pipeline=test_pipeline))
 # mmagic's loop and evaluator (its IterTimerHook needs MultiValLoop)
 val_evaluator = dict(

@@ -193,6 +193,17 @@ class TestConfigs(unittest.TestCase):
                 checked += 1
         self.assertGreaterEqual(checked, 1)
 
+    def test_validation_never_on_the_test_set(self):
+        # best checkpoints are picked on a split of their own (valA/valB),
+        # so the test set's figures are not chosen on it
+        validating = 0
+        for name, cfg in self.cfgs.items():
+            for loader in _loaders(cfg, 'val_dataloader'):
+                with self.subTest(config=name):
+                    self.assertEqual(loader.dataset.get('split'), 'val')
+                    validating += 1
+        self.assertGreaterEqual(validating, 6)
+
     def test_sharpness_before_the_switch_in_the_full_cpu_configs(self):
         for name in ('uagit_cpu_1xb1-2500iters_synthetic64.py',
                      'uagit_cpu_1xb1-2500iters_synthetichue64.py'):

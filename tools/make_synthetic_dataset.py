@@ -40,8 +40,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         description=' '.join(__doc__.split('\n\n')[0].split()))
     parser.add_argument(
         'out_dir',
-        help='destination folder (trainA, trainB, testA, testB and *_mask '
-        'inside)')
+        help='destination folder (trainA, trainB, testA, testB, valA, valB '
+        'and *_mask inside)')
     parser.add_argument(
         '--size',
         type=int,
@@ -51,6 +51,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--num-train', type=int, default=400, help='train images per domain')
     parser.add_argument(
         '--num-test', type=int, default=50, help='test images per domain')
+    parser.add_argument(
+        '--num-val',
+        type=int,
+        default=None,
+        help='validation images per domain (valA, valB; default: as many as '
+        '--num-test), drawn apart from train and test')
     parser.add_argument(
         '--seed', type=int, default=0, help='base random seed (>= 0)')
     parser.add_argument(
@@ -77,6 +83,7 @@ def main(argv=None) -> int:
             size=args.size,
             num_train=args.num_train,
             num_test=args.num_test,
+            num_val=args.num_val,
             seed=args.seed,
             overwrite=args.overwrite,
             kind=args.kind)

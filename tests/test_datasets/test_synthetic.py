@@ -6,6 +6,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -30,9 +31,10 @@ def _load(name, path):
 
 synthetic = _load('_test_uagit_mm_synthetic', MODULE_PATH)
 FOLDERS = [
-    'trainA', 'trainB', 'testA', 'testB', 'trainA_mask', 'trainB_mask',
-    'testA_mask', 'testB_mask'
+    'trainA', 'trainB', 'testA', 'testB', 'valA', 'valB', 'trainA_mask',
+    'trainB_mask', 'testA_mask', 'testB_mask', 'valA_mask', 'valB_mask'
 ]
+IMAGE_FOLDERS = [f for f in FOLDERS if not f.endswith('_mask')]
 
 
 def _sample(seed, domain, size=64, split='test', index=0):
@@ -84,7 +86,7 @@ class TestRenderSample(unittest.TestCase):
         with self.assertRaisesRegex(ValueError, 'size'):
             synthetic.render_sample(rng, 'A', size=16)
         with self.assertRaisesRegex(ValueError, 'split'):
-            synthetic.sample_rng(0, 'val', 'A', 0)
+            synthetic.sample_rng(0, 'holdout', 'A', 0)
 
     def test_determinism(self):
         for domain in 'AB':
@@ -340,7 +342,7 @@ class TestGenerateDataset(unittest.TestCase):
         counts = synthetic.generate_dataset(str(out), **self.kwargs)
         self.assertEqual(
             counts, {f: 3 if f.startswith('train') else 2
-                     for f in FOLDERS})
+                     for f in FOLDERS})  # num_val defaults to num_test
         self.assertEqual(sorted(os.listdir(self.tmp)),
                          ['data'])  # no temporary leftovers
         self.assertEqual(
@@ -349,7 +351,7 @@ class TestGenerateDataset(unittest.TestCase):
         self.assertEqual(
             (meta['size'], meta['num_train'], meta['num_test'], meta['seed']),
             (32, 3, 2, 5))
-        for folder in FOLDERS[:4]:
+        for folder in IMAGE_FOLDERS:
             names = sorted(os.listdir(out / folder))
             self.assertEqual(names,
                              [f'{i:06d}.png' for i in range(counts[folder])])
@@ -373,15 +375,18 @@ class TestGenerateDataset(unittest.TestCase):
         np.testing.assert_array_equal(disk, ref_img)
         np.testing.assert_array_equal(
             cv2.imread(str(out / 'trainB_mask' / '000001.png'), 0), ref_mask)
-        # train and test never share an image; A and B train sets are
+        # train, test and val never share an image; A and B train sets are
         # independent draws
         hashes = {
             f: {_md5(p)
                 for p in (out / f).iterdir()}
-            for f in FOLDERS[:4]
+            for f in IMAGE_FOLDERS
         }
-        self.assertFalse((hashes['trainA'] | hashes['trainB'])
-                         & (hashes['testA'] | hashes['testB']))
+        splits = [hashes[f'{s}A'] | hashes[f'{s}B']
+                  for s in ('train', 'test', 'val')]
+        for i in range(3):
+            for j in range(i):
+                self.assertFalse(splits[i] & splits[j], (i, j))
         self.assertNotEqual(
             _md5(out / 'trainA_mask' / '000000.png'),
             _md5(out / 'trainB_mask' / '000000.png'))
@@ -408,6 +413,45 @@ class TestGenerateDataset(unittest.TestCase):
         for key, digest in tree.items():
             if key.startswith(('test', 'train')):
                 self.assertEqual(tree_more[key], digest, key)
+
+    def test_val_split_added_to_a_dataset_made_before_it(self):
+        out = self.tmp / 'data'
+        counts = synthetic.generate_dataset(str(out), **self.kwargs)
+        made = self._tree(out)
+        # turn it into what the generator wrote before valA/valB existed
+        meta = json.loads((out / 'dataset.json').read_text())
+        for folder in [f for f in FOLDERS if f.startswith('val')]:
+            shutil.rmtree(out / folder)
+        del meta['num_val']
+        meta['counts'] = {k: v for k, v in meta['counts'].items()
+                          if not k.startswith('val')}
+        (out / 'dataset.json').write_text(json.dumps(meta))
+        old = {p: p.stat().st_mtime_ns for p in out.rglob('*.png')}
+        self.assertEqual(
+            synthetic.generate_dataset(str(out), **self.kwargs), counts)
+        # the old files untouched, the val split what a fresh run draws
+        self.assertEqual({p: p.stat().st_mtime_ns for p in old}, old)
+        self.assertEqual(self._tree(out), made)
+        self.assertEqual(sorted(os.listdir(self.tmp)), ['data'])
+        # an upgrade interrupted after some folders moved in is redone
+        (out / 'dataset.json').write_text(json.dumps(meta))
+        os.remove(out / 'valB' / '000000.png')
+        synthetic.generate_dataset(str(out), **self.kwargs)
+        self.assertEqual(self._tree(out), made)
+
+    def test_num_val(self):
+        out = self.tmp / 'data'
+        counts = synthetic.generate_dataset(
+            str(out), **dict(self.kwargs, num_val=4))
+        self.assertEqual((counts['valA'], counts['valB_mask'],
+                          counts['testA']), (4, 4, 2))
+        self.assertEqual(len(os.listdir(out / 'valB')), 4)
+        # the val images do not depend on how many test images there are
+        other = self.tmp / 'other'
+        synthetic.generate_dataset(
+            str(other), **dict(self.kwargs, num_test=1, num_val=4))
+        self.assertEqual(_md5(out / 'valA' / '000003.png'),
+                         _md5(other / 'valA' / '000003.png'))
 
     def test_existing_folders(self):
         foreign = self.tmp / 'foreign'
@@ -452,7 +496,7 @@ class TestGenerateDataset(unittest.TestCase):
     def test_bad_arguments(self):
         out = str(self.tmp / 'data')
         for name, value in [('size', 16), ('size', 32.0), ('num_train', 0),
-                            ('num_test', 0), ('seed', -1)]:
+                            ('num_test', 0), ('num_val', 0), ('seed', -1)]:
             with self.assertRaisesRegex(ValueError, name):
                 synthetic.generate_dataset(
                     out, **dict(self.kwargs, **{name: value}))
@@ -473,7 +517,9 @@ class TestTool(unittest.TestCase):
                 timeout=60)
             self.assertEqual(res.returncode, 0, res.stderr)
             self.assertIn(out, res.stdout)
-            self.assertIn('6 images', res.stdout)
+            # 2 train, 1 test and 1 val image per domain
+            self.assertIn('8 images', res.stdout)
+            self.assertIn('valA=1', res.stdout)
             self.assertEqual(
                 len(os.listdir(os.path.join(out, 'trainB_mask'))), 2)
             tool = _load('_test_make_synthetic_dataset', TOOL_PATH)

@@ -161,6 +161,19 @@ class TestUnpairedFolderDatasetErrors(unittest.TestCase):
             _build(root, test_mode=True)
         self.assertIn(osp.join(root, 'testA'), str(ctx.exception))
 
+    def test_val_split_reads_val_folders_or_says_how_to_make_them(self):
+        root = _make_root(self.tmp.name, dict(COUNTS, valA=2, valB=1))
+        dataset = _build(root, test_mode=True, split='val')
+        self.assertEqual(len(dataset), 2)
+        self.assertEqual(osp.dirname(dataset[0]['data_samples'].img_horse_path),
+                         osp.join(root, 'valA'))
+        bare = _make_root(osp.join(self.tmp.name, 'bare'))
+        with self.assertRaises(FileNotFoundError) as ctx:
+            _build(bare, test_mode=True, split='val')
+        for text in (osp.join(bare, 'valA'), 'make_synthetic_dataset.py',
+                     'val_interval=0'):
+            self.assertIn(text, str(ctx.exception))
+
     def test_train_a_without_images(self):
         root = _make_root(self.tmp.name, dict(trainB=2, testA=1, testB=1))
         train_a = osp.join(root, 'trainA')

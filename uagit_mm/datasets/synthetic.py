@@ -18,8 +18,11 @@ Both domains of both kinds share one background distribution (sky/ground
 gradient, soft noise, varied clutter), so only the objects should change
 under translation. Objects are painted last
 without anti-aliasing: the mask is exactly the object pixels. Disk layout:
-CycleGAN's ``trainA``/``trainB``/``testA``/``testB`` plus ``<folder>_mask``
-(single-channel PNG, 255 = object) with identical file names.
+CycleGAN's ``trainA``/``trainB``/``testA``/``testB`` plus ``valA``/``valB``
+(drawn from a stream of their own, for validation while training, so that
+best checkpoints are not chosen on the test set), each with a
+``<folder>_mask`` twin (single-channel PNG, 255 = object) with identical file
+names.
 """
 from __future__ import annotations
 import colorsys
@@ -27,13 +30,15 @@ import json
 import os
 import shutil
 import tempfile
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import cv2
 import numpy as np
 
 DOMAINS = ('A', 'B')
-SPLITS = ('train', 'test')
+# the order fixes each split's random stream: 'val' came last, so adding it
+# changed no train or test image
+SPLITS = ('train', 'test', 'val')
 KINDS = ('texture', 'hue')
 # hue set: centre hue (degrees) of each domain's objects, +-HUE_SPREAD; the
 # distractors' hues come from DISTRACTOR_HUES, at least 40 degrees from both
@@ -443,18 +448,72 @@ def _is_complete(out_dir: str, meta: dict) -> bool:
         return False
 
 
+def _write_split(root: str, split: str, num: int, seed: int, size: int,
+                 kind: str) -> None:
+    """Writes ``<split>A``, ``<split>B`` and their ``_mask`` twins under
+    ``root``."""
+    png = [cv2.IMWRITE_PNG_COMPRESSION, 6]
+    for domain in DOMAINS:
+        img_dir, mask_dir = (os.path.join(root, f'{split}{domain}{s}')
+                             for s in ('', '_mask'))
+        os.makedirs(img_dir), os.makedirs(mask_dir)
+        for i in range(num):
+            image, mask = render_sample(
+                sample_rng(seed, split, domain, i), domain, size, kind)
+            name = f'{i:06d}.png'
+            if not (cv2.imwrite(
+                    os.path.join(img_dir, name), image[..., ::-1], png)
+                    and cv2.imwrite(os.path.join(mask_dir, name), mask, png)):
+                raise OSError(f'could not write {name} under {root}')
+
+
+def _write_meta(folder: str, meta: dict) -> None:
+    with open(os.path.join(folder, 'dataset.json'), 'w',
+              encoding='utf-8') as f:
+        f.write(json.dumps(meta, indent=2, sort_keys=True) + '\n')
+
+
+def _add_val_split(out_dir: str, meta: dict) -> None:
+    """Adds ``valA``/``valB`` (and masks) to a complete dataset made before
+    the val split existed, then rewrites its dataset.json.
+
+    The folders are drawn in a temporary sibling and moved in; dataset.json
+    is replaced last (atomically), so an interrupted upgrade leaves the old,
+    complete dataset, which the next call upgrades again.
+    """
+    tmp = tempfile.mkdtemp(
+        prefix=f'.{os.path.basename(out_dir)}.val-',
+        dir=os.path.dirname(out_dir))
+    try:
+        _write_split(tmp, 'val', meta['num_val'], meta['seed'], meta['size'],
+                     meta.get('kind', 'texture'))
+        for folder in sorted(os.listdir(tmp)):
+            dest = os.path.join(out_dir, folder)
+            if os.path.isdir(dest):  # left by an interrupted upgrade
+                shutil.rmtree(dest)
+            os.rename(os.path.join(tmp, folder), dest)
+        _write_meta(tmp, meta)
+        os.replace(os.path.join(tmp, 'dataset.json'),
+                   os.path.join(out_dir, 'dataset.json'))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def generate_dataset(out_dir: str,
                      size: int = 64,
                      num_train: int = 400,
                      num_test: int = 50,
                      seed: int = 0,
                      overwrite: bool = False,
-                     kind: str = 'texture') -> Dict[str, int]:
+                     kind: str = 'texture',
+                     num_val: Optional[int] = None) -> Dict[str, int]:
     """Writes the dataset to ``out_dir`` and returns the number of files per
     folder.
 
     Idempotent: a complete dataset made with the same arguments (per
-    ``dataset.json``) is left untouched. Files go to a temporary sibling folder
+    ``dataset.json``) is left untouched; one made with the same arguments
+    before the val split existed gets its ``valA``/``valB`` added (its other
+    files stay as they are). Files go to a temporary sibling folder
     renamed into place at the end, so an interrupted run never leaves a
     dataset that looks complete.
 
@@ -468,6 +527,8 @@ def generate_dataset(out_dir: str,
         overwrite: Replace an existing, different ``out_dir``.
         kind: 'texture' (smooth vs striped objects) or 'hue' (red-orange
             vs violet objects, with distractors); see :func:`render_sample`.
+        num_val: Images per domain in the val split (>= 1); defaults to
+            ``num_test``.
 
     Returns:
         Counts per folder, e.g. ``{'trainA': 400, 'trainA_mask': 400, ...}``.
@@ -477,12 +538,17 @@ def generate_dataset(out_dir: str,
         FileExistsError: When ``out_dir`` holds something else and overwrite
             is False.
     """
-    for name, value, minimum in (('size', size, 32), ('num_train', num_train,
-                                                      1),
-                                 ('num_test', num_test, 1), ('seed', seed, 0)):
+    if num_val is None and not isinstance(num_test, bool) and isinstance(
+            num_test, (int, np.integer)):
+        num_val = num_test
+    for name, value, minimum in (('size', size, 32),
+                                 ('num_train', num_train, 1),
+                                 ('num_test', num_test, 1),
+                                 ('num_val', num_val, 1), ('seed', seed, 0)):
         _check_int(name, value, minimum)
     _check_choice('kind', kind, KINDS)
-    nums = {'train': int(num_train), 'test': int(num_test)}
+    nums = {'train': int(num_train), 'test': int(num_test),
+            'val': int(num_val)}
     counts = {
         f'{s}{d}{suffix}': nums[s]
         for s in SPLITS
@@ -494,13 +560,21 @@ def generate_dataset(out_dir: str,
         'size': int(size),
         'num_train': int(num_train),
         'num_test': int(num_test),
+        'num_val': int(num_val),
         'seed': int(seed),
         'counts': counts
     }
     if kind != 'texture':  # texture sets keep the dataset.json they had
         meta['kind'] = kind
+    # what the same call wrote before the val split existed
+    before_val = dict(
+        {k: v for k, v in meta.items() if k != 'num_val'},
+        counts={k: v for k, v in counts.items() if not k.startswith('val')})
     out_dir = os.path.abspath(out_dir)
     if _is_complete(out_dir, meta):
+        return dict(counts)
+    if _is_complete(out_dir, before_val):
+        _add_val_split(out_dir, meta)
         return dict(counts)
     exists = os.path.lexists(out_dir)
     if exists and not overwrite and (not os.path.isdir(out_dir)
@@ -516,27 +590,9 @@ def generate_dataset(out_dir: str,
         os.chmod(
             tmp,
             0o755)  # mkdtemp makes it private; the final dataset should not be
-        png = [cv2.IMWRITE_PNG_COMPRESSION, 6]
         for split in SPLITS:
-            for domain in DOMAINS:
-                img_dir, mask_dir = (
-                    os.path.join(tmp, f'{split}{domain}{s}')
-                    for s in ('', '_mask'))
-                os.makedirs(img_dir), os.makedirs(mask_dir)
-                for i in range(nums[split]):
-                    image, mask = render_sample(
-                        sample_rng(seed, split, domain, i), domain, size,
-                        kind)
-                    name = f'{i:06d}.png'
-                    if not (cv2.imwrite(
-                            os.path.join(img_dir, name), image[..., ::-1], png)
-                            and cv2.imwrite(
-                                os.path.join(mask_dir, name), mask, png)):
-                        raise OSError(f'could not write {name} under {tmp}')
-        with open(
-                os.path.join(tmp, 'dataset.json'), 'w',
-                encoding='utf-8') as f:  # written last
-            f.write(json.dumps(meta, indent=2, sort_keys=True) + '\n')
+            _write_split(tmp, split, nums[split], seed, size, kind)
+        _write_meta(tmp, meta)  # written last
         old = tmp + '.old'
         # an empty folder, or overwrite=True: move the old one aside first
         if exists:

@@ -140,10 +140,17 @@ class UnpairedFolderDataset(UnpairedImageDataset):
     def scan_folder(self, path: str) -> List[str]:
         """List the images under ``path`` (recursively), or explain why not."""
         if not osp.isdir(path):
+            hint = ''
+            if self.split == 'val':
+                hint = ('; the validation split is written by '
+                        'tools/make_synthetic_dataset.py (run it again on '
+                        'this folder to add it) and tools/download_dataset.py'
+                        ' (--num-val), or switch validation off with '
+                        '--cfg-options val_interval=0')
             raise MissingFileError(
                 f'image folder {path} does not exist; expected the CycleGAN '
                 'layout data_root/{trainA,trainB,testA,testB} '
-                f'(data_root={self.data_root})')
+                f'(data_root={self.data_root}){hint}')
         files = self.file_backend.list_dir_or_file(
             path, list_dir=False, suffix=IMG_EXTENSIONS, recursive=True)
         images = sorted(self.file_backend.join_path(path, f) for f in files)
