@@ -31,9 +31,12 @@ optim_wrapper = dict(
     generators=dict(optimizer=dict(lr=2e-4)),
     discriminators=dict(optimizer=dict(lr=2e-4)))
 
+# LoadPhotoFromFile: the reader of the translate tool, the demo and the
+# inferencer, colour profiles converted to sRGB (color_profiles='convert',
+# its default; they read this choice from the config)
 pipeline_train = [
-    dict(type='LoadImageFromFile', key='img_A', color_type='color'),
-    dict(type='LoadImageFromFile', key='img_B', color_type='color'),
+    dict(type='LoadPhotoFromFile', key='img_A'),
+    dict(type='LoadPhotoFromFile', key='img_B'),
     dict(type='Flip', keys=['img_A'], direction='horizontal'),
     dict(type='Flip', keys=['img_B'], direction='horizontal'),
     dict(type='PackUnpairedInputs'),
@@ -41,8 +44,8 @@ pipeline_train = [
 # also what mmagic's inferencers run (cfg.test_pipeline) on a bare image
 # path, with no dataset to name the domains: the packer names them
 test_pipeline = [
-    dict(type='LoadImageFromFile', key='img_A', color_type='color'),
-    dict(type='LoadImageFromFile', key='img_B', color_type='color'),
+    dict(type='LoadPhotoFromFile', key='img_A'),
+    dict(type='LoadPhotoFromFile', key='img_B'),
     # ground-truth object masks (testA_mask/, testB_mask/) for the metrics
     dict(type='LoadUnpairedMasks'),
     dict(type='PackUnpairedInputs', domains=[domain_a, domain_b]),
@@ -69,8 +72,9 @@ test_evaluator = dict(metrics=[
 # Validation while training: the same metric on the val split (valA/valB,
 # drawn apart from train and test by tools/make_synthetic_dataset.py) every
 # `val_interval` iterations, keeping best_attn_mean_mask_iou_iter_N.pth (the
-# mean mask IoU of both directions); the test set stays for the figures. `--cfg-options val_interval=0` switches
-# it off (tools/train.py; README, "Validation while training").
+# mean mask IoU of both directions); the test set stays for the figures.
+# `--cfg-options val_interval=0` switches it off (tools/train.py; README,
+# "Validation while training").
 val_interval = 500
 val_dataloader = dict(
     _delete_=True,

@@ -433,3 +433,35 @@ class TestHostMethodsGuarded(unittest.TestCase):
                 ImportError, r'_save_checkpoint_with_step is '
                 r'\(self, runner, step\); SafeCheckpointHook overrides it'):
             check_host_methods(Resigned, HOST_METHODS)
+
+    def test_resume_seam_checked_and_host_left_as_it_was(self):
+        from uagit_mm.compat import check_loop_seam, replay_then_restore
+        check_loop_seam()  # the pinned mmengine draws from the attribute
+
+        class Renamed:
+            def __init__(self):
+                self.data_iter = iter([])
+
+            def run(self):
+                next(self.data_iter)
+
+        with self.assertRaisesRegex(ImportError, 'Renamed no longer draws '
+                                    'its batches from self.dataloader_'):
+            check_loop_seam(Renamed)
+
+        # the swap: `skip` batches pass, the callback runs right before the
+        # first new one, and the loop has its own iterator back after it
+        class Loop:
+            pass
+
+        loop, calls = Loop(), []
+        inner = iter(range(5))
+        loop.dataloader_iterator = inner
+        replay_then_restore(loop, 2, lambda: calls.append(
+            loop.dataloader_iterator is inner))
+        got = [next(loop.dataloader_iterator) for _ in range(2)]
+        self.assertEqual((got, calls), ([0, 1], []))
+        self.assertIsNot(loop.dataloader_iterator, inner)
+        self.assertEqual(next(loop.dataloader_iterator), 2)
+        self.assertEqual(calls, [False])  # before the iterator went back
+        self.assertIs(loop.dataloader_iterator, inner)

@@ -3,7 +3,9 @@ other models exactly as without it.
 
 Two checks:
 - no assignment to an attribute of an mmengine/mmagic/torch object anywhere
-  in the package outside ``compat.py`` (a grep over the source);
+  in the package outside ``compat.py`` (a grep over the source): neither of
+  a name imported from them nor of an object reached through a hook's
+  ``runner`` (``runner.x = ``, ``loop = runner.train_loop; loop.x = ``);
 - mmagic's CycleGAN, trained, checkpointed by mmengine's stock
   ``CheckpointHook`` and resumed by mmengine's stock ``Runner``, ends with
   the same weights in a process that imported ``uagit_mm`` as in one that
@@ -177,6 +179,83 @@ def _attribute_assignments(path: str):
     return found
 
 
+def _root(node):
+    """The name an attribute / subscript chain starts from, with a leading
+    ``self.<attr>`` kept as one name ('self.loop'), or None."""
+    chain = []
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        chain.append(node)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    if node.id == 'self' and chain and isinstance(chain[-1], ast.Attribute):
+        return 'self.' + chain[-1].attr
+    return node.id
+
+
+def _writes_through_runner(path: str):
+    """``(line, target)`` of attribute (or item) assignments to objects
+    reached from a hook's ``runner``: ``runner`` itself, and every name (or
+    ``self.<attr>``) bound, anywhere in the module, to an expression that
+    starts from one of those (``loop = runner.train_loop``, ``self.loop =
+    loop``, ``getattr(runner, 'x')``)."""
+    tree = ast.parse(open(path).read(), path)
+
+    def source(value):
+        if isinstance(value, ast.Call) and isinstance(
+                value.func, ast.Name) and value.func.id == 'getattr' and \
+                value.args:
+            value = value.args[0]
+        return _root(value)
+
+    def pairs(node):
+        """(target, value) pairs of an assignment, tuples unpacked."""
+        targets = node.targets if isinstance(node, ast.Assign) else \
+            [node.target]
+        for target in targets:
+            if isinstance(target, ast.Tuple) and isinstance(
+                    node.value, ast.Tuple) and len(target.elts) == len(
+                        node.value.elts):
+                yield from zip(target.elts, node.value.elts)
+            else:
+                yield target, node.value
+
+    assigns = [n for n in ast.walk(tree) if isinstance(n, ast.Assign) or (
+        isinstance(n, ast.AnnAssign) and n.value is not None)]
+    reached, grown = {'runner'}, True
+    while grown:
+        grown = False
+        for node in assigns:
+            for target, value in pairs(node):
+                name = target.id if isinstance(target, ast.Name) else (
+                    _root(target) if isinstance(target, ast.Attribute)
+                    and isinstance(target.value, ast.Name)
+                    and target.value.id == 'self' else None)
+                if name and name not in reached and \
+                        source(value) in reached:
+                    reached.add(name)
+                    grown = True
+    found = []
+    for node in ast.walk(tree):
+        targets = []
+        if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+            targets = [t for t, _ in pairs(node)]
+        elif isinstance(node, ast.Call) and isinstance(
+                node.func, ast.Name) and node.func.id == 'setattr' and \
+                node.args:
+            if source(node.args[0]) in reached:
+                found.append((node.lineno, ast.unparse(node)))
+        for target in targets:
+            if not isinstance(target, (ast.Attribute, ast.Subscript)):
+                continue
+            root = _root(target)
+            # 'self.loop = loop' binds a name; 'self.loop.x = 1' writes
+            if root in reached and not (root.startswith('self.') and
+                                        isinstance(target.value, ast.Name)):
+                found.append((node.lineno, ast.unparse(target)))
+    return found
+
+
 class TestNoPatchingOutsideCompat(unittest.TestCase):
 
     def test_the_grep_finds_a_patch(self):
@@ -190,6 +269,31 @@ class TestNoPatchingOutsideCompat(unittest.TestCase):
             self.assertEqual([line for line, _ in
                               _attribute_assignments(f.name)], [4, 5, 6])
 
+    def test_the_walk_finds_writes_through_runner(self):
+        """Control: writes on objects a hook reaches through ``runner``,
+        the way the resume swap was written before it moved into
+        compat.py, are found; reads and the hook's own state are not."""
+        with tempfile.NamedTemporaryFile('w', suffix='.py') as f:
+            f.write(
+                'class Wrap:\n'
+                '    def __init__(self, loop):\n'
+                '        self.loop, self.inner = loop, 1\n'
+                '    def restore(self):\n'
+                '        self.loop.dataloader_iterator = self.inner\n'
+                'class Hook:\n'
+                '    def before_train_epoch(self, runner):\n'
+                '        loop = runner.train_loop\n'
+                '        self.loop = loop\n'
+                '        loop.dataloader_iterator = Wrap(loop)\n'
+                '        runner.message_hub.x = 1\n'
+                '        setattr(getattr(runner, "model"), "y", 2)\n'
+                '        it = loop.dataloader_iterator\n'
+                '        self.count = 3\n')
+            f.flush()
+            self.assertEqual([line for line, _ in
+                              _writes_through_runner(f.name)],
+                             [5, 10, 11, 12])
+
     def test_package_assigns_no_host_attribute_outside_compat(self):
         offenders = []
         for folder, _, files in os.walk(PACKAGE):
@@ -199,7 +303,8 @@ class TestNoPatchingOutsideCompat(unittest.TestCase):
                         PACKAGE, 'compat.py'):
                     offenders += [f'{osp.relpath(path, ROOT)}:{line}: '
                                   f'{target}' for line, target in
-                                  _attribute_assignments(path)]
+                                  _attribute_assignments(path) +
+                                  _writes_through_runner(path)]
         self.assertEqual(offenders, [])
 
 

@@ -20,6 +20,13 @@ mmengine").
 5. mmagic 1.2's ``Inferencers`` has no extension point for a plugin's
    inferencer (:func:`_dispatch_registered_inferencers`).
 
+One runtime seam (not a fix, and not applied at import):
+:func:`replay_then_restore` is the only place the package writes an
+attribute of a host object while a run is going: the iteration-based train
+loop's ``dataloader_iterator``, swapped for one resume (see its docstring).
+:func:`check_loop_seam` checks at import that mmengine's loop still draws
+from that attribute.
+
 Not patched: torch >= 2.6 loads checkpoints with ``weights_only=True`` and
 mmengine checkpoints hold the message hub (``HistoryBuffer``, numpy arrays).
 uagit_mm's own runs write checkpoints that need no unpickling
@@ -248,6 +255,73 @@ def _dispatch_registered_inferencers() -> None:
     mmagic_inferencer.Inferencers = Inferencers
     APPLIED.append('mmagic Inferencers: registered tasks (no extension '
                    'point in mmagic 1.2)')
+
+
+class _ReplayThenRestore:
+    """Stands in for ``IterBasedTrainLoop.dataloader_iterator`` during one
+    resume: the loop first draws (and drops) the batches trained before the
+    checkpoint; right before the first new batch ``on_first_new_batch`` runs
+    (the hook restores the random states there) and the loop gets its own
+    iterator back."""
+
+    def __init__(self, loop, skip: int, on_first_new_batch: Callable) -> None:
+        self.loop, self.inner = loop, loop.dataloader_iterator
+        self.skip, self.on_first_new_batch = skip, on_first_new_batch
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self.skip > 0:
+            self.skip -= 1
+            return next(self.inner)
+        self.on_first_new_batch()
+        self.loop.dataloader_iterator = self.inner
+        return next(self.inner)
+
+
+def check_loop_seam(loop_cls=None) -> None:
+    """Raise ImportError unless ``loop_cls`` (mmengine's
+    ``IterBasedTrainLoop``) makes ``self.dataloader_iterator`` in
+    ``__init__`` and draws every batch, the skipped ones of a resume
+    included, with ``next(self.dataloader_iterator)`` in ``run``: what
+    :func:`replay_then_restore` relies on. Without this, a renamed attribute
+    would make the swap do nothing and resumes silently inexact."""
+    import inspect
+    if loop_cls is None:
+        from mmengine.runner import IterBasedTrainLoop as loop_cls
+    try:
+        init = inspect.getsource(loop_cls.__init__)
+        run = inspect.getsource(loop_cls.run)
+    except (OSError, TypeError):
+        init = run = ''
+    if 'self.dataloader_iterator =' not in init or \
+            'next(self.dataloader_iterator)' not in run:
+        import mmengine
+        raise ImportError(
+            f'uagit_mm: mmengine {mmengine.__version__} '
+            f'{loop_cls.__name__} no longer draws its batches from '
+            'self.dataloader_iterator, which exact resume swaps '
+            '(uagit_mm.compat.replay_then_restore). Install the mmengine '
+            'version of requirements/runtime.txt (0.10.7).')
+
+
+def replay_then_restore(loop, skip: int,
+                        on_first_new_batch: Callable) -> None:
+    """The seam through which :class:`uagit_mm.engine.SafeCheckpointHook`
+    resumes an iteration-based run exactly.
+
+    mmengine's ``IterBasedTrainLoop.run`` replays ``loop.iter`` batches from
+    ``loop.dataloader_iterator`` after ``before_train_epoch`` and offers no
+    hook between the replayed and the first new batch, which is where the
+    saved random states must be set (the replay draws with this process's
+    generators when ``num_workers=0``). So for this one resume the loop's
+    iterator is wrapped: ``skip`` batches pass through, then
+    ``on_first_new_batch()`` runs and the loop's own iterator is put back;
+    nothing of the host stays changed once the first new batch is drawn.
+    """
+    loop.dataloader_iterator = _ReplayThenRestore(loop, skip,
+                                                  on_first_new_batch)
 
 
 def apply_before_mmagic() -> None:

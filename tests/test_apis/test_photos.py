@@ -341,6 +341,28 @@ class TestMemoryPlanner(TestCase):
         self.assertEqual(planner.batch_limit(1000, 1500, 64), int(
             2 * 2**30 // planner._each(1000, 1500)))
 
+    def test_plan_takes_the_largest_working_size_that_fits(self):
+        model = init_model(CONFIG, None, cfg_options=dict(TINY))
+        planner = MemoryPlanner(model, 'striped', budget=None)
+        planner.budget = planner.base + 2 * 2**30
+        self.assertEqual(planner.plan(1000, 1500), (None, None))
+        side, note = planner.plan(3000, 4500)
+        suggested = int(re.search(r'--max-side (\d+)',
+                                  planner.refusal(3000, 4500)).group(1))
+        self.assertEqual(side, suggested)
+        self.assertIn(f'translated at working size {side}', note)
+        self.assertLessEqual(planner.need(3000, 4500, max_side=side),
+                             planner.budget)
+        self.assertGreater(planner.need(3000, 4500, max_side=side + 64),
+                           0.95 * planner.budget)
+        # batches at the smaller working size are capped by its need
+        self.assertEqual(
+            planner.batch_limit(3000, 4500, 8, max_side=side), 1)
+        # the full-size buffers alone (64 bytes a pixel) exceed the budget
+        planner.budget = planner.base + 64 * 3000 * 4500
+        with self.assertRaisesRegex(MemoryError, 'even a small --max-side'):
+            planner.plan(3000, 4500)
+
 
 def run_quietly(args):
     """Run python with ``args`` as a user would (no -W flag): (rc, stdout,
@@ -419,43 +441,52 @@ class TestToolOnPhotos(ToolTestCase):
         self.assertIn('--out-dir', stderr)
 
     def test_large_image_within_a_memory_bound(self):
-        """A 24-megapixel image with --max-memory 3 (GiB): refused before
-        decoding, with the --max-side that fits; with it, translated at
-        its full size, and the process's peak RSS (getrusage of that
-        process, in a subprocess) stays under the bound."""
+        """A 24-megapixel image with --max-memory 3 (GiB): judged before
+        decoding, translated at the largest working size that fits, said
+        in one line; the output has the full size and the process's peak
+        RSS (getrusage of that process, in a subprocess) stays under the
+        bound. With 1 GiB nothing fits: refused, naming what it needs."""
         src = osp.join(self.tmp.name, 'large')
         os.makedirs(src)
         write_large_png(osp.join(src, 'big.png'), 6000, 4000)
         out = osp.join(self.tmp.name, 'large_out')
-        args = ['tools/translate.py', CONFIG, self.ckpt, src, '--out-dir',
-                out, '--max-memory', '3', '--cfg-options', *TINY_ARGS]
-        rc, stdout, stderr = run_quietly(args)
-        self.assertEqual(rc, 1, stdout + stderr)
-        refusal = next(ln for ln in stderr.splitlines()
-                       if ln.startswith('failed:'))
-        self.assertRegex(refusal, r'big\.png: 6000x4000 needs about [\d.]+ '
-                         r'GiB to translate at full resolution, more than '
-                         r'the 3\.0 GiB')
-        side = re.search(r'--max-side (\d+) \(about ([\d.]+) GiB\)',
-                         refusal)
-        self.assertIsNotNone(side, refusal)
-        self.assertFalse(osp.exists(osp.join(out, 'big.png')))
-
+        base = ['tools/translate.py', CONFIG, self.ckpt, src, '--out-dir',
+                out, '--cfg-options', *TINY_ARGS]
+        args = base + ['--max-memory', '3']
         code = (
             'import resource, subprocess, sys\n'
             'rc = subprocess.call(sys.argv[1:])\n'
             'peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n'
             'print(f"peak_rss_kib {peak}")\n'
             'sys.exit(rc)\n')
-        rc, stdout, stderr = run_quietly(
-            ['-c', code, sys.executable, *args, '--max-side',
-             side.group(1)])
+        rc, stdout, stderr = run_quietly(['-c', code, sys.executable, *args])
         self.assertEqual(rc, 0, stdout + stderr)
+        notes = [ln for ln in stdout.splitlines() if ln.startswith('note:')]
+        self.assertEqual(len(notes), 1, stdout)
+        self.assertRegex(notes[0], r'big\.png: 6000x4000 needs about '
+                         r'[\d.]+ GiB to translate at full resolution, more '
+                         r'than the 3\.0 GiB of the limit of --max-memory; '
+                         r'translated at working size \d+ \(--max-side \d+, '
+                         r'about [\d.]+ GiB\)')
+        side, predicted = re.search(r'--max-side (\d+), about ([\d.]+) GiB',
+                                    notes[0]).groups()
+        self.assertLess(int(side), 6000)
         peak = int(re.search(r'peak_rss_kib (\d+)', stdout).group(1)) * 1024
         self.assertLess(peak, 3 * 2**30, stdout)
-        self.assertLess(peak, float(side.group(2)) * 2**30 * 1.05, stdout)
+        self.assertLess(peak, float(predicted) * 2**30 * 1.05, stdout)
         with Image.open(osp.join(out, 'big.png')) as img:
             self.assertEqual(img.size, (6000, 4000))
+
+        # the decoded photo and its composite alone exceed 1 GiB
+        rc, stdout, stderr = run_quietly(base + ['--overwrite',
+                                                 '--max-memory', '1'])
+        self.assertEqual(rc, 1, stdout + stderr)
+        refusal = next(ln for ln in stderr.splitlines()
+                       if ln.startswith('failed:'))
+        self.assertRegex(refusal, r'big\.png: 6000x4000 needs about [\d.]+ '
+                         r'GiB to translate at full resolution, more than '
+                         r'the 1\.0 GiB .*; even a small --max-side would '
+                         r'not fit')
 
 
 class TestPipeline(TestCase):

@@ -1,8 +1,8 @@
-"""Training data as people have it: the pipeline's loader (mmagic's
-LoadImageFromFile with color_type='color', i.e. mmcv's imfrombytes and
-cv2's IMREAD_COLOR) applies EXIF orientation and reads CMYK, palette,
-16-bit and animated files as read_rgb does at inference; masks load
-upright too; the dataset's size check sees the upright size."""
+"""Training data as people have it: the configs' loader (LoadPhotoFromFile,
+the inference reader's decoding behind mmagic's LoadImageFromFile) applies
+EXIF orientation and reads CMYK, palette, 16-bit and animated files as
+read_rgb does at inference, colour profiles as the config chooses; masks
+load upright too; the dataset's size check sees the upright size."""
 import os
 import os.path as osp
 import tempfile
@@ -40,9 +40,8 @@ def save_oriented(path, img, orientation, **kwargs):
 
 
 def load(path: str, key: str = 'img') -> np.ndarray:
-    """What the configs' LoadImageFromFile gives (BGR)."""
-    t = TRANSFORMS.build(dict(type='LoadImageFromFile', key=key,
-                              color_type='color'))
+    """What the configs' loading step gives (BGR)."""
+    t = TRANSFORMS.build(dict(type='LoadPhotoFromFile', key=key))
     return t({f'{key}_path': path})[key]
 
 
@@ -106,8 +105,8 @@ class TestTrainingPhotos(unittest.TestCase):
         self.assertIsNone(_decode_problem(path, (44, 30)))
         self.assertIn('32x48 is smaller', _decode_problem(path, (50, 30)))
         pipeline = [
-            dict(type='LoadImageFromFile', key='img_A', color_type='color'),
-            dict(type='LoadImageFromFile', key='img_B', color_type='color'),
+            dict(type='LoadPhotoFromFile', key='img_A'),
+            dict(type='LoadPhotoFromFile', key='img_B'),
             dict(type='LoadUnpairedMasks'),
             dict(type='PackUnpairedInputs'),
         ]
@@ -126,3 +125,83 @@ class TestTrainingPhotos(unittest.TestCase):
         # the masks' reader: cv2's IMREAD_GRAYSCALE applies it too
         self.assertEqual(cv2.imread(osp.join(root, 'testA_mask', 'p.png'),
                                     cv2.IMREAD_GRAYSCALE).shape, (48, 32))
+
+
+class TestOneReader(unittest.TestCase):
+    """The configs load training and test images with LoadPhotoFromFile,
+    which decodes as read_rgb does, with the colour-profile choice the
+    translate tool, the demo and the inferencer take from the config."""
+
+    ROCKET = osp.join(osp.dirname(skimage.data.__file__), 'rocket.jpg')
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(self.tmp.cleanup)
+
+    def files(self):
+        """Odd files: Adobe RGB JPEG, EXIF-rotated JPEG, CMYK, palette,
+        16-bit grey."""
+        rgb = photo('coffee', (40, 60))
+        paths = [self.ROCKET]
+        for name, img, kwargs in (
+                ('cmyk.jpg', Image.fromarray(rgb).convert('CMYK'), {}),
+                ('pal.png', Image.fromarray(rgb).convert(
+                    'P', palette=Image.ADAPTIVE), {}),
+                ('gray16.png', Image.fromarray(
+                    rgb[..., 0].astype(np.uint16) * 257), {})):
+            paths.append(osp.join(self.tmp.name, name))
+            img.save(paths[-1], **kwargs)
+        paths.append(osp.join(self.tmp.name, 'o6.jpg'))
+        save_oriented(paths[-1], Image.fromarray(rgb), 6, quality=95)
+        return paths
+
+    def test_configs_read_as_inference_does(self):
+        from mmengine import Config
+
+        from uagit_mm.apis.image_io import config_color_profiles
+        root = osp.join(osp.dirname(osp.dirname(osp.dirname(
+            osp.abspath(__file__)))), 'configs')
+        choices = {}
+        for name in ('uagit_cpu_1xb1-2500iters_synthetic64.py',
+                     'uagit_cpu_1xb1-3000iters_horse2zebra64.py',
+                     'uagit_horse2zebra.py'):
+            cfg = Config.fromfile(osp.join(root, name))
+            choice = choices[name] = config_color_profiles(cfg)
+            steps = [cfg.train_dataloader.dataset.pipeline[0],
+                     cfg.test_pipeline[0]]
+            for step in steps:
+                self.assertEqual(step.type, 'LoadPhotoFromFile', name)
+                loader = TRANSFORMS.build(step)
+                for path in self.files():
+                    with self.subTest(config=name, file=path):
+                        got = loader({'img_A_path': path})['img_A']
+                        np.testing.assert_array_equal(
+                            got[..., ::-1],
+                            read_rgb(path, color_profiles=choice))
+        # the benchmark config ignores profiles as the field's loaders do;
+        # the CPU configs convert them
+        self.assertEqual(choices, {
+            'uagit_cpu_1xb1-2500iters_synthetic64.py': 'convert',
+            'uagit_cpu_1xb1-3000iters_horse2zebra64.py': 'convert',
+            'uagit_horse2zebra.py': 'ignore'})
+        # the choice matters: Adobe RGB converted is not the stored values
+        self.assertGreater(np.abs(
+            read_rgb(self.ROCKET, color_profiles='convert').astype(int) -
+            read_rgb(self.ROCKET, color_profiles='ignore')).mean(), 1.0)
+        ignored = TRANSFORMS.build(dict(
+            type='LoadPhotoFromFile', key='img', color_profiles='ignore',
+            channel_order='rgb'))({'img_path': self.ROCKET})['img']
+        np.testing.assert_array_equal(
+            ignored, cv2.imread(self.ROCKET)[..., ::-1])
+
+    def test_bad_choice_is_named(self):
+        from uagit_mm.errors import ConfigError
+        with self.assertRaisesRegex(ConfigError, "color_profiles must be "
+                                    r"one of \('convert', 'ignore'\)"):
+            TRANSFORMS.build(dict(type='LoadPhotoFromFile', key='img',
+                                  color_profiles='srgb'))
+        with self.assertRaisesRegex(ConfigError, 'color_type'):
+            TRANSFORMS.build(dict(type='LoadPhotoFromFile', key='img',
+                                  color_type='grayscale'))
+        with self.assertRaisesRegex(ValueError, 'color_profiles'):
+            read_rgb(self.ROCKET, color_profiles='none')

@@ -165,7 +165,8 @@ class TestUnpairedFolderDatasetErrors(unittest.TestCase):
         root = _make_root(self.tmp.name, dict(COUNTS, valA=2, valB=1))
         dataset = _build(root, test_mode=True, split='val')
         self.assertEqual(len(dataset), 2)
-        self.assertEqual(osp.dirname(dataset[0]['data_samples'].img_horse_path),
+        sample = dataset[0]['data_samples']
+        self.assertEqual(osp.dirname(sample.img_horse_path),
                          osp.join(root, 'valA'))
         bare = _make_root(osp.join(self.tmp.name, 'bare'))
         with self.assertRaises(FileNotFoundError) as ctx:

@@ -32,7 +32,8 @@ from mmengine.config import DictAction
 
 from ..errors import MissingFileError
 from ..fileio import save_png
-from .image_io import DEFAULT_MAX_PIXELS, ImageReadError, find_images, read_rgb
+from .image_io import (DEFAULT_MAX_PIXELS, ImageReadError,
+                       config_color_profiles, find_images, read_rgb)
 from .inference import resolve_direction, translate_arrays
 from .mask_control import MaskOptions
 
@@ -160,7 +161,10 @@ class TranslationDemo:
 
     def _read(self, image: Union[str, np.ndarray]) -> np.ndarray:
         if isinstance(image, str):
-            return read_rgb(image, max_pixels=self.max_pixels)
+            # read as the model's config reads its training images
+            return read_rgb(image, max_pixels=self.max_pixels,
+                            color_profiles=config_color_profiles(
+                                getattr(self.model, 'cfg', None)))
         arr = np.asarray(image)
         if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] != 3:
             raise ImageReadError(f'image: expected RGB uint8 (H, W, 3), got '

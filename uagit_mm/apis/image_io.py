@@ -1,13 +1,19 @@
-"""Reading images as people have them (phone photos, web folders) as RGB.
+"""Reading images as people have them (phone photos, web folders) as RGB:
+the one reader of training, testing and inference.
 
-EXIF orientation is applied (a portrait phone photo comes out upright, as
-mmcv's ``imfrombytes`` does for the training data); CMYK, palette, 16-bit
-and float images are converted; of an animated image (GIF, APNG, WebP) the
-first frame is used. An embedded colour profile other than sRGB (Display P3
-from phones, Adobe RGB from cameras, a CMYK press profile) is converted to
-sRGB, the space the models were trained in, with Pillow's LittleCMS
-bindings; a profile it cannot read leaves the pixels as stored. (The
-training data goes through mmcv's cv2 loader, which ignores profiles.)
+EXIF orientation is applied (a portrait phone photo comes out upright);
+CMYK, palette, 16-bit and float images are converted; of an animated image
+(GIF, APNG, WebP) the first frame is used. An embedded colour profile other
+than sRGB (Display P3 from phones, Adobe RGB from cameras, a CMYK press
+profile) is, with ``color_profiles='convert'`` (the default), converted to
+sRGB with Pillow's LittleCMS bindings (a profile it cannot read leaves the
+pixels as stored); with ``'ignore'`` the stored values are taken as they
+are, as the field's loaders (CycleGAN's, the published FID/KID code) and
+mmcv's cv2 decoder do. The configs' loading transform
+(:class:`uagit_mm.datasets.LoadPhotoFromFile`) decodes with the same
+functions, and the translate tool, the demo and the inferencer take the
+choice of the model's config (:func:`config_color_profiles`), so a model
+sees its photos at inference as it saw its training images.
 """
 import io
 import os
@@ -30,6 +36,33 @@ class ImageReadError(Exception):
 #: e.g. 6000x6000. Larger files are refused from their header, before any
 #: pixel is decoded.
 DEFAULT_MAX_PIXELS = 36_000_000
+
+
+#: What an embedded colour profile does (see the module docstring).
+COLOR_PROFILES = ('convert', 'ignore')
+DEFAULT_COLOR_PROFILES = 'convert'
+
+
+def check_color_profiles(value: str, where: str = 'color_profiles') -> str:
+    """``value`` if it is one of :data:`COLOR_PROFILES`, else ValueError
+    naming ``where``."""
+    if value not in COLOR_PROFILES:
+        raise ValueError(f'{where} must be one of {COLOR_PROFILES}, got '
+                         f'{value!r}')
+    return value
+
+
+def config_color_profiles(cfg) -> str:
+    """The ``color_profiles`` of the loading transform of ``cfg``'s test
+    pipeline (:class:`uagit_mm.datasets.LoadPhotoFromFile`), or the default
+    for a config without one (no config, mmagic's ``LoadImageFromFile``)."""
+    pipeline = None if cfg is None else cfg.get('test_pipeline', None)
+    for step in pipeline or []:
+        if isinstance(step, dict) and step.get('type') == 'LoadPhotoFromFile':
+            return check_color_profiles(
+                step.get('color_profiles', DEFAULT_COLOR_PROFILES),
+                'test_pipeline LoadPhotoFromFile color_profiles')
+    return DEFAULT_COLOR_PROFILES
 
 
 #: Errors Pillow raises for files it cannot read.
@@ -60,8 +93,8 @@ def open_oriented(path: str,
 
 def read_rgb(path: str,
              max_pixels: Optional[int] = DEFAULT_MAX_PIXELS,
-             before_decode: Optional[Callable[[int, int], None]] = None
-             ) -> np.ndarray:
+             before_decode: Optional[Callable[[int, int], None]] = None,
+             color_profiles: str = DEFAULT_COLOR_PROFILES) -> np.ndarray:
     """Read an image file as an RGB uint8 array (H, W, 3), upright.
 
     The EXIF orientation is applied. Grayscale, RGBA (the alpha channel is
@@ -78,11 +111,15 @@ def read_rgb(path: str,
         before_decode (callable, optional): Called with ``(width,
             height)`` from the header before decoding (e.g. a memory check);
             an :class:`ImageReadError` it raises is passed on.
+        color_profiles (str): 'convert' an embedded colour profile to sRGB
+            or 'ignore' it (module docstring).
 
     Raises:
         ImageReadError: The file is empty, unreadable, too large or not an
             image.
     """
+
+    check_color_profiles(color_profiles)
 
     def check(width: int, height: int) -> None:
         pixels = width * height
@@ -99,7 +136,7 @@ def read_rgb(path: str,
         if osp.getsize(path) == 0:
             raise ImageReadError(f'{path}: empty file')
         with open_oriented(path, check) as img:
-            return to_rgb(img, path)
+            return to_rgb(img, path, color_profiles)
     except ImageReadError:
         raise
     except _READ_ERRORS as err:
@@ -151,10 +188,32 @@ def _is_srgb(profile, cms) -> bool:
         for want, got in zip(_PROBE_COLOURS, out.getdata()))
 
 
-def to_rgb(img: Image.Image, name: str = 'image') -> np.ndarray:
+def decode_rgb(data: bytes, name: str = 'image',
+               color_profiles: str = DEFAULT_COLOR_PROFILES) -> np.ndarray:
+    """:func:`read_rgb` of a file's bytes (no size limit of ours), for
+    loaders that get their bytes from a file backend.
+
+    Raises:
+        ImageReadError: The bytes are not an image; ``name`` is named.
+    """
+    check_color_profiles(color_profiles)
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            img.load()
+            ImageOps.exif_transpose(img, in_place=True)
+            return to_rgb(img, name, color_profiles)
+    except ImageReadError:
+        raise
+    except _READ_ERRORS as err:
+        raise ImageReadError(f'{name}: {err}') from None
+
+
+def to_rgb(img: Image.Image, name: str = 'image',
+           color_profiles: str = DEFAULT_COLOR_PROFILES) -> np.ndarray:
     """Convert a PIL image of any mode to RGB uint8 (sRGB where it has an
-    ICC profile, :func:`to_srgb`)."""
-    img = to_srgb(img)
+    ICC profile, :func:`to_srgb`, unless ``color_profiles='ignore'``)."""
+    if check_color_profiles(color_profiles) == 'convert':
+        img = to_srgb(img)
     mode = img.mode
     if mode.startswith('I') or mode == 'F':
         arr = np.asarray(img, dtype=np.float64)

@@ -25,7 +25,7 @@ from mmagic.registry import MODELS
 from mmagic.utils import tensor2img
 from ..fileio import save_png
 from .exported import exported_translator, is_exported
-from .image_io import read_rgb
+from .image_io import config_color_profiles, read_rgb
 from .inference import (load_weights, mask_to_uint8, resolve_direction,
                         translate_tensors)
 from .mask_control import MaskOptions, read_mask
@@ -127,7 +127,8 @@ class AttentionTranslationInferencer(TranslationInferencer):
         return model.to(device).eval()
 
     def preprocess(self, img: Union[str, np.ndarray]) -> np.ndarray:
-        """Read ``img`` as RGB uint8 (upright: EXIF orientation applied),
+        """Read ``img`` as RGB uint8 (upright: EXIF orientation applied,
+        colour profiles as the model's config reads them),
         fix the target domain and the mask options, read a ``mask``."""
         params = self.extra_parameters
         self.target_domain = resolve_direction(
@@ -135,7 +136,10 @@ class AttentionTranslationInferencer(TranslationInferencer):
         self.mask_options = MaskOptions(params['mask_threshold'],
                                         bool(params['invert_mask']),
                                         params['mask_dilate'] or 0)
-        image = read_rgb(img) if isinstance(img, str) else np.asarray(img)
+        # read as the model's config reads its training images
+        image = read_rgb(img, color_profiles=config_color_profiles(
+            getattr(self.model, 'cfg', None))) if isinstance(
+                img, str) else np.asarray(img)
         mask = params['mask']
         if isinstance(mask, str):
             mask = read_mask(mask, image.shape[:2])

@@ -3,9 +3,12 @@
 A full-resolution translation holds feature maps of the full image size (a
 24-megapixel photo and the paper's networks need about 20 GiB on the CPU,
 far more than the photo itself). :class:`MemoryPlanner` predicts the peak
-from the image size read from the file's header, so that the tool can say
-what an image would need, and which ``--max-side`` would fit, before
-decoding it; and it caps batches of large images.
+from the image size read from the file's header, before decoding it, so
+that an image that would not fit at the tool's working size is translated
+at the largest working size that does (:meth:`MemoryPlanner.plan`; the
+composite is made at the photo's own size all the same, so only the
+translated object loses detail), with a line saying so; only an image that
+fits at no working size is refused. It also caps batches of large images.
 
 The prediction: one probe translation of a small image with forward hooks
 records the largest input + output of any single layer (the convolutions'
@@ -14,7 +17,7 @@ working set), per pixel; the peak is :data:`LAYER_FACTOR` times that plus
 working size (``--max-side``), plus :data:`FULL_BYTES` per pixel of the
 input size for the decoded image and the 8-bit results, on top of the
 process's memory before the batch. The constants were fitted to peak RSS
-measured with ``tools/benchmark_translate_memory.py`` and round up:
+measured with ``tools/benchmark_translate.py memory`` and round up:
 oneDNN's convolutions keep a reordered copy of their input and output,
 hence the factor of about 2. torch has no CPU memory
 accounting to ask instead (``torch.cuda.max_memory_allocated`` is CUDA
@@ -24,7 +27,7 @@ import math
 import os.path as osp
 import resource
 import sys
-from typing import Callable, Optional
+from typing import Callable, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -232,49 +235,92 @@ class MemoryPlanner:
             return self.base
         return int(self.base + batch * self._each(height, width, max_side))
 
-    def batch_limit(self, height: int, width: int, wanted: int) -> int:
-        """At most ``wanted`` images of this size per batch, fewer where a
+    def batch_limit(self, height: int, width: int, wanted: int,
+                    max_side: Optional[int] = None) -> int:
+        """At most ``wanted`` images of this size (at working side
+        ``max_side``, by default the tool's) per batch, fewer where a
         batch of ``wanted`` would not fit (at least 1)."""
         if self.budget is None or self.bytes_per_pixel is None:
             return wanted
-        each = self._each(height, width)
+        each = self._each(height, width, max_side)
         return max(1, min(wanted, int((self.budget - self.base) // each)))
 
-    def refusal(self, height: int, width: int) -> Optional[str]:
-        """Why one image of this size cannot be translated within the
-        budget, with the ``--max-side`` that would fit; None if it fits."""
+    def _over(self, height: int, width: int) -> str:
+        """What a refusal or a smaller working size starts with."""
         need = self.need(height, width)
-        if self.budget is None or need <= self.budget:
-            return None
         how = 'at full resolution' if not self.max_side or \
             max(height, width) <= self.max_side else \
             f'at --max-side {self.max_side}'
         allowed = 'the memory available now (--max-memory to set it)' \
             if self.default_budget else 'the limit of --max-memory'
-        msg = (f'{width}x{height} needs about {need / GiB:.1f} GiB to '
-               f'translate {how}, more than the {self.budget / GiB:.1f} GiB '
-               f'of {allowed}')
-        # the side suggested uses SUGGEST_SLACK of the free room: the
-        # run that uses it starts from another process's base memory (a
-        # few MB more or less), and a side that fits exactly here could be
-        # refused there
+        return (f'{width}x{height} needs about {need / GiB:.1f} GiB to '
+                f'translate {how}, more than the {self.budget / GiB:.1f} '
+                f'GiB of {allowed}')
+
+    def _fitting_side(self, height: int, width: int) -> Optional[int]:
+        """The longest working side that fits, or None when not even a
+        64x64 working size does. It uses SUGGEST_SLACK of the free room: a
+        run that uses it starts from another base memory (a few MB more or
+        less), and a side that fits exactly here could not fit there."""
         room = SUGGEST_SLACK * (self.budget - self.base - FULL_BYTES *
                                 height * width) / self.bytes_per_pixel
-        if room >= 64 * 64:
-            side = fit_side(int(room), height, width)
-            msg += (f'; translate it with --max-side {side} (about '
-                    f'{self.need(height, width, max_side=side) / GiB:.1f} '
-                    'GiB)')
-        else:
-            msg += '; even a small --max-side would not fit'
-        return msg
+        return fit_side(int(room), height, width) if room >= 64 * 64 \
+            else None
 
-    def checker(self, path: str) -> Callable[[int, int], None]:
-        """A ``before_decode`` callback for :func:`read_rgb` that refuses
-        ``path`` when it would not fit."""
+    def plan(self, height: int, width: int
+             ) -> Tuple[Optional[int], Optional[str]]:
+        """The working size for one image of this size: ``(None, None)``
+        when it fits at the tool's; else ``(side, note)``, the largest
+        ``--max-side`` that fits and a line saying so.
+
+        Raises:
+            MemoryError: Not even a small working size fits (the message
+                says what it needs).
+        """
+        if self.budget is None or self.need(height, width) <= self.budget:
+            return None, None
+        side = self._fitting_side(height, width)
+        if side is None:
+            raise MemoryError(self._over(height, width) +
+                              '; even a small --max-side would not fit')
+        return side, (
+            f'{self._over(height, width)}; translated at working size '
+            f'{side} (--max-side {side}, about '
+            f'{self.need(height, width, max_side=side) / GiB:.1f} GiB), '
+            'the untranslated pixels at full resolution')
+
+    def refusal(self, height: int, width: int) -> Optional[str]:
+        """Why one image of this size cannot be translated within the
+        budget at the tool's working size, with the ``--max-side`` that
+        would fit; None if it fits."""
+        if self.budget is None or self.need(height, width) <= self.budget:
+            return None
+        side = self._fitting_side(height, width)
+        if side is None:
+            return self._over(height, width) + \
+                '; even a small --max-side would not fit'
+        return (f'{self._over(height, width)}; translate it with --max-side '
+                f'{side} (about '
+                f'{self.need(height, width, max_side=side) / GiB:.1f} GiB)')
+
+    def checker(self, path: str,
+                chosen: Optional[list] = None) -> Callable[[int, int], None]:
+        """A ``before_decode`` callback for :func:`read_rgb`.
+
+        Without ``chosen`` it refuses ``path`` when it would not fit at the
+        tool's working size. With a list ``chosen`` it appends
+        :meth:`plan`'s ``(side, note)`` and refuses only an image that fits
+        at no working size.
+        """
         from .image_io import ImageReadError
 
         def check(width: int, height: int) -> None:
+            if chosen is not None:
+                try:
+                    chosen.append(self.plan(height, width))
+                except MemoryError as err:
+                    raise ImageReadError(f'{path}: {err}') from None
+                return
             reason = self.refusal(height, width)
             if reason:
                 raise ImageReadError(f'{path}: {reason}')

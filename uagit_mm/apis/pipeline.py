@@ -4,8 +4,10 @@ The forward pass runs in the calling thread while a small pool decodes
 (and applies EXIF orientation to) the next images and another encodes and
 writes the finished ones, so a folder translates about as fast as the bare
 forward pass. Pillow's decoders and zlib release the GIL, so the threads
-do run beside torch. Images of equal size are batched; batches of large
-images are capped by a :class:`~uagit_mm.apis.memory.MemoryPlanner`.
+do run beside torch. Images of equal size are batched; a
+:class:`~uagit_mm.apis.memory.MemoryPlanner` caps batches of large images
+and gives an image that would not fit at the working size the largest
+working size that does (noted in :attr:`Outcome.notes`).
 
 mmengine's dataloader would overlap reading too, but through worker
 processes and a dataset/pipeline for each run; a thread pool of a few
@@ -21,7 +23,7 @@ import numpy as np
 from PIL import Image
 
 from ..fileio import save_png
-from .image_io import ImageReadError, read_rgb
+from .image_io import DEFAULT_COLOR_PROFILES, ImageReadError, read_rgb
 from .inference import translate_arrays
 from .mask_control import MaskOptions, read_mask
 
@@ -56,6 +58,9 @@ class Outcome:
     """What :func:`translate_files` did."""
     done: int = 0
     failed: List[str] = field(default_factory=list)
+    #: one line per image translated at a smaller working size than asked,
+    #: to fit the memory
+    notes: List[str] = field(default_factory=list)
 
 
 def _write(job: Job, img: np.ndarray, fake: np.ndarray,
@@ -75,6 +80,7 @@ def translate_files(model, jobs: List[Job], target: str, *,
                     dtype=None,
                     planner=None,
                     workers: int = 2,
+                    color_profiles: str = DEFAULT_COLOR_PROFILES,
                     on_progress: Optional[Callable[[int], None]] = None,
                     on_error: Optional[Callable[[BaseException],
                                                 None]] = None
@@ -89,9 +95,14 @@ def translate_files(model, jobs: List[Job], target: str, *,
         max_side, max_pixels, mask_options: As in the tool.
         dtype (str | torch.dtype, optional): 'bf16': the networks under
             bfloat16 autocast (``--dtype``).
-        planner (MemoryPlanner, optional): Refuses images that would not
-            fit, before decoding them, and caps batches.
+        planner (MemoryPlanner, optional): Before decoding, gives an
+            image that would not fit at ``max_side`` the largest working
+            size that does (a line in ``Outcome.notes``) and refuses one
+            that fits at none; caps batches.
         workers (int): Reader threads and writer threads (each).
+        color_profiles (str): 'convert' or 'ignore' embedded colour
+            profiles (:func:`~uagit_mm.apis.image_io.read_rgb`); the tool
+            passes the model config's choice.
         on_progress (callable, optional): Called with the number of inputs
             finished (translated or failed).
         on_error (callable, optional): Called with an error of a batch
@@ -106,12 +117,20 @@ def translate_files(model, jobs: List[Job], target: str, *,
     if planner is not None:
         planner.reserve(AHEAD_PIXELS * AHEAD_BYTES)
 
-    def load(job: Job) -> Tuple[np.ndarray, Optional[np.ndarray]]:
-        check = planner.checker(job.path) if planner is not None else None
-        img = read_rgb(job.path, max_pixels=max_pixels, before_decode=check)
+    def load(job: Job
+             ) -> Tuple[np.ndarray, Optional[np.ndarray], Optional[int]]:
+        """The image, its mask and its working side (None: max_side)."""
+        chosen: list = []
+        check = planner.checker(job.path, chosen) if planner is not None \
+            else None
+        img = read_rgb(job.path, max_pixels=max_pixels, before_decode=check,
+                       color_profiles=color_profiles)
         mask = None if job.mask_path is None else \
             read_mask(job.mask_path, img.shape[:2])
-        return img, mask
+        side, note = chosen[0] if chosen else (None, None)
+        if note:
+            outcome.notes.append(f'{job.path}: {note}')
+        return img, mask, side
 
     writes: deque = deque()  # (job, pixels, future)
 
@@ -127,12 +146,13 @@ def translate_files(model, jobs: List[Job], target: str, *,
             except OSError as err:  # e.g. WriteError: full disk
                 outcome.failed.append(f'{job.path}: {err}')
 
-    def run(items: list, writer: ThreadPoolExecutor) -> None:
+    def run(items: list, writer: ThreadPoolExecutor,
+            side: Optional[int]) -> None:
         masks = [m for _, _, m in items]
         try:
             results = translate_arrays(
                 model, [img for _, img, _ in items], target,
-                max_side=max_side, mask_options=mask_options,
+                max_side=side or max_side, mask_options=mask_options,
                 masks=None if masks[0] is None else masks, dtype=dtype)
         except (RuntimeError, ValueError, MemoryError) as err:
             # e.g. out of memory: report these, go on with the rest
@@ -167,29 +187,30 @@ def translate_files(model, jobs: List[Job], target: str, *,
                 queue.append((job, pixels, reader.submit(load, job)))
                 nxt[0] = next(todo, None)
 
+        # (size, working side) -> images waiting for a batch
         pending: Dict[tuple, list] = defaultdict(list)
         fill()
         while queue:
             job, _, future = queue.popleft()
             fill()
             try:
-                img, mask = future.result()
+                img, mask, side = future.result()
             except ImageReadError as err:
                 outcome.failed.append(str(err))
                 progress(1)
                 continue
-            size = img.shape[:2]
-            group = pending[size]
+            key = img.shape[:2], side
+            group = pending[key]
             group.append((job, img, mask))
             limit = batch_size if planner is None else \
-                planner.batch_limit(*size, batch_size)
+                planner.batch_limit(*key[0], batch_size, max_side=side)
             if len(group) >= limit:
-                run(pending.pop(size), writer)
+                run(pending.pop(key), writer, side)
             elif sum(map(len, pending.values())) >= lookahead:
                 # many sizes: no full batch in sight, translate what we have
                 for key in list(pending):
-                    run(pending.pop(key), writer)
+                    run(pending.pop(key), writer, key[1])
         for key in list(pending):
-            run(pending.pop(key), writer)
+            run(pending.pop(key), writer, key[1])
         finish_writes(keep=0)
     return outcome

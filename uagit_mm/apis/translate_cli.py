@@ -14,13 +14,17 @@ Writes OUT/<relative path>/<stem>.png (translation) and <stem>_mask.png
 whose outputs would share a name with another input's (a.jpg and a.png)
 keep their suffix in the name: a_jpg.png, a_jpg_mask.png and a_png.png,
 a_png_mask.png. An input is skipped only when all of its own outputs
-exist (unless --overwrite). Photos come out upright (EXIF orientation).
+exist (unless --overwrite). Photos come out upright (EXIF orientation);
+embedded colour profiles are converted to sRGB or ignored as the config's
+loading transform does (LoadPhotoFromFile's color_profiles).
 Unreadable, broken or too large files (and unlistable folders) are
 reported and skipped, the others translated; the exit code is 1 when any
-failed. Images that would need more memory than there is (or than
---max-memory) are refused before decoding, with the --max-side that would
-fit. Outputs are written under a temporary name and renamed, so no partial
-file is left.
+failed. An image that would need more memory than there is (or than
+--max-memory) at the working size is translated at the largest working
+size that fits, judged before decoding and said in one line (the
+untranslated pixels stay the photo's own, at full resolution); only one
+that fits at no working size is refused. Outputs are written under a
+temporary name and renamed, so no partial file is left.
 """
 import argparse
 import os
@@ -52,15 +56,19 @@ def parse_args(argv=None):
                    'results within 1/255 of fp32 on average); checkpoints '
                    'only')
     p.add_argument('--max-side', type=int, default=None,
-                   help='translate larger images at this longer side, then '
-                   'resize the result back to the input size')
+                   help='run the networks on larger images at this longer '
+                   "side; their output and mask are scaled up and composed "
+                   "with the full-size input, so what is not translated "
+                   "keeps the input's pixels")
     p.add_argument('--max-pixels', type=int, default=None,
                    help='refuse larger images, judged from the file header '
                    'before decoding (default: 36,000,000, e.g. 6000x6000)')
     p.add_argument('--max-memory', type=float, default=None,
                    metavar='GIB', help='memory the process may use, in GiB '
-                   '(default: what it uses plus what the system has '
-                   'available); larger images are refused before decoding')
+                   '(default: what it uses plus what the system has, or '
+                   'its container allows); an image that would need more is '
+                   'translated at the largest working size that fits, '
+                   'judged before decoding')
     m = p.add_argument_group(
         'mask control', 'compose with another mask than the attention '
         "network's: translation = m * G(x) + (1 - m) * x")
@@ -155,7 +163,7 @@ def _main(argv=None) -> int:
 
     from . import find_images, resolve_direction
     from .exported import load_translator
-    from .image_io import DEFAULT_MAX_PIXELS
+    from .image_io import DEFAULT_MAX_PIXELS, config_color_profiles
     from .memory import GiB, MemoryPlanner
     from .pipeline import translate_files
 
@@ -206,10 +214,14 @@ def _main(argv=None) -> int:
         model, jobs, target, batch_size=args.batch_size,
         max_side=args.max_side, max_pixels=max_pixels,
         mask_options=args.mask_options, dtype=args.dtype, planner=planner,
-        workers=args.workers, on_progress=bar.update, on_error=on_error)
+        workers=args.workers, on_progress=bar.update, on_error=on_error,
+        # read as the config reads its training images
+        color_profiles=config_color_profiles(getattr(model, 'cfg', None)))
     seconds = time.perf_counter() - start
     bar.close()
     failed += outcome.failed
+    for note in outcome.notes:
+        print(f'note: {note}')
     rate = f' ({outcome.done / seconds:.2f} images/s)' \
         if outcome.done and seconds > 0 else ''
     print(f'{source} -> {target}: translated {outcome.done} in '

@@ -1,8 +1,10 @@
 from .synthetic import generate_dataset, is_translated, stripe_score
-from .transforms import LoadUnpairedMasks, PackUnpairedInputs
+from .transforms import (LoadPhotoFromFile, LoadUnpairedMasks,
+                         PackUnpairedInputs)
 from .unpaired_dataset import UnpairedFolderDataset
 
 __all__ = [
-    'LoadUnpairedMasks', 'PackUnpairedInputs', 'UnpairedFolderDataset',
-    'generate_dataset', 'is_translated', 'stripe_score'
+    'LoadPhotoFromFile', 'LoadUnpairedMasks', 'PackUnpairedInputs',
+    'UnpairedFolderDataset', 'generate_dataset', 'is_translated',
+    'stripe_score'
 ]

@@ -14,8 +14,9 @@ checks it, and writes ``out/{trainA,trainB,testA,testB}``:
   not sRGB) are, by default, ignored as the official loaders and the
   published FID/KID figures ignore them (``color_profiles='ignore'``: the
   pixels as stored, the profile left out of the PNG so that every reader
-  sees the same pixels), or converted to sRGB (``'convert'``, what
-  ``uagit_mm.apis.read_rgb`` does for inference).
+  sees the same pixels), or converted to sRGB (``'convert'``); the paper
+  configs, which read the full-size files, make the same default choice
+  in their loading step (``LoadPhotoFromFile(color_profiles='ignore')``).
 - ``num_val`` training images per domain are moved to ``valA/``,
   ``valB/``: held out from training, they are the validation split (the
   test sets stay for the reported figures).

@@ -1,4 +1,5 @@
-"""Loading of ground-truth masks and packing under the domain names."""
+"""Loading of photos (as inference reads them) and of ground-truth masks,
+and packing under the domain names."""
 from typing import Dict, Optional, Sequence
 
 import cv2
@@ -6,9 +7,66 @@ import numpy as np
 import torch
 from mmcv.transforms import BaseTransform
 
-from mmagic.datasets.transforms import PackInputs
+from mmagic.datasets.transforms import LoadImageFromFile, PackInputs
 from mmagic.registry import TRANSFORMS
 from uagit_mm.errors import ConfigError
+
+
+@TRANSFORMS.register_module()
+class LoadPhotoFromFile(LoadImageFromFile):
+    """mmagic's ``LoadImageFromFile`` decoding as the inference tools do.
+
+    The file's bytes come through mmagic's file backend as before; they are
+    decoded by :func:`uagit_mm.apis.image_io.decode_rgb` (EXIF orientation
+    applied, CMYK / palette / 16-bit converted, an embedded colour profile
+    converted to sRGB or ignored per ``color_profiles``) instead of
+    ``mmcv.imfrombytes``, whose cv2 decoder ignores colour profiles while
+    the translate tool converted them: a model trained on one reading and
+    used with the other saw different colours. The translate tool, the
+    demo and the inferencer read the config's ``color_profiles`` (that of
+    its ``test_pipeline``), so both readings are the same one.
+
+    Args:
+        color_profiles (str): 'convert' (the default) or 'ignore', as in
+            :func:`uagit_mm.apis.image_io.read_rgb`.
+        Others: as mmagic's ``LoadImageFromFile``; ``color_type`` must be
+            'color' (3 channels), the only kind the models take.
+    """
+
+    def __init__(self, key: str, color_profiles: str = 'convert',
+                 **kwargs) -> None:
+        from uagit_mm.apis.image_io import check_color_profiles
+        try:
+            self.color_profiles = check_color_profiles(color_profiles)
+        except ValueError as err:
+            raise ConfigError(f'LoadPhotoFromFile: {err}') from None
+        super().__init__(key, **kwargs)
+        if self.color_type != 'color' or \
+                self.channel_order not in ('bgr', 'rgb'):
+            raise ConfigError(
+                "LoadPhotoFromFile: color_type must be 'color' and "
+                "channel_order 'bgr' or 'rgb', got "
+                f'{self.color_type!r}, {self.channel_order!r}')
+
+    def _load_image(self, filename):
+        from mmengine.fileio import get_file_backend
+
+        from uagit_mm.apis.image_io import decode_rgb
+        if self.file_backend is None:
+            self.file_backend = get_file_backend(
+                uri=filename, backend_args=self.backend_args)
+        data = self.cache.get(filename)
+        if data is None:
+            data = self.file_backend.get(filename)
+            if self.use_cache:
+                self.cache[filename] = data
+        img = decode_rgb(data, filename, self.color_profiles)
+        return img[..., ::-1].copy() if self.channel_order == 'bgr' else img
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(key={self.key!r}, '
+                f'color_profiles={self.color_profiles!r}, '
+                f'channel_order={self.channel_order!r})')
 
 
 @TRANSFORMS.register_module()

@@ -15,6 +15,7 @@ from mmengine.runner.checkpoint import get_state_dict, weights_to_cpu
 from mmengine.utils import apply_to
 
 from mmagic.registry import HOOKS
+from ...compat import check_loop_seam, replay_then_restore
 from ...fileio import BACKEND_ARGS, atomic_backend
 from ...utils import get_rng_state, set_rng_state, unwrap_model
 
@@ -49,6 +50,7 @@ def check_host_methods(host=CheckpointHook, expected=HOST_METHODS) -> None:
 
 
 check_host_methods()
+check_loop_seam()
 
 _TAG = '__uagit_history_buffer__'
 #: checkpoint key of the random generator states and image pools
@@ -86,29 +88,6 @@ def _from_plain(value: Any) -> Any:
                                  value['max_length'])
         return type(value)((k, _from_plain(v)) for k, v in value.items())
     return value
-
-
-class _RestoreAfterSkip:
-    """Stands in for ``IterBasedTrainLoop.dataloader_iterator`` on resume:
-    the loop first draws (and drops) the batches trained before the
-    checkpoint, with this process's generators when ``num_workers=0``; the
-    saved states are set after those draws, right before the first new
-    batch, and the loop gets its own iterator back."""
-
-    def __init__(self, loop, skip: int, state: dict) -> None:
-        self.loop, self.inner = loop, loop.dataloader_iterator
-        self.skip, self.state = skip, state
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        if self.skip > 0:
-            self.skip -= 1
-            return next(self.inner)
-        set_rng_state(self.state)
-        self.loop.dataloader_iterator = self.inner
-        return next(self.inner)
 
 
 @HOOKS.register_module()
@@ -341,9 +320,11 @@ class SafeCheckpointHook(CheckpointHook):
             return
         loop = runner.train_loop
         if isinstance(loop, IterBasedTrainLoop) and loop.iter > 0:
-            # the loop replays loop.iter batches first
-            loop.dataloader_iterator = _RestoreAfterSkip(
-                loop, loop.iter, self._pending)
+            # the loop replays loop.iter batches first; the states are set
+            # right before the first new one (the documented seam)
+            state = self._pending
+            replay_then_restore(loop, loop.iter,
+                                lambda: set_rng_state(state))
         else:
             if isinstance(loop, EpochBasedTrainLoop) and loop.epoch > 0 \
                     and self.replay_epochs:
