@@ -2,7 +2,7 @@
 # 512-1 PatchGAN discriminators, Adam 1e-4, batch 1, tau 0.1, cycle weight
 # 10) on the built-in set at 256x256 for 200 iterations: phase 2 from
 # iteration 60, a checkpoint (and validation) at 100 and 200. The GPU smoke
-# run of tools/gpu_check.sh, which makes the data with
+# run of tools/dev/gpu_check.sh, which makes the data with
 # `python tools/make_synthetic_dataset.py data/synthetic256 --size 256
 # --num-train 200 --num-test 50`; far too short to judge the method by. The
 # paper's losses: the CPU config's sharpness ramp (from iteration 1,000)

@@ -6,7 +6,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 bash tools/install.sh
 # the browser of the demo's end-to-end test (apt-get as root; see there)
-bash tools/install_browser.sh
+bash tools/dev/install_browser.sh
 PY="${UAGIT_VENV:-$ROOT/.venv}/bin/python"
 echo "uagit_mm: lint (flake8, isort)"
 "$PY" -m flake8 uagit_mm tools tests configs setup.py

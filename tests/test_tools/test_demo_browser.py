@@ -2,9 +2,9 @@
 here, headless Chromium (Debian's chromium and chromium-driver, through
 Selenium) uploads images, moves the controls and downloads the PNGs.
 
-The browser comes from tools/install_browser.sh (run by tools/run_tests.sh);
-this test installs nothing. Without it the test is skipped, except on CI
-(CI=true), where it fails.
+The browser comes from tools/dev/install_browser.sh (run by
+tools/run_tests.sh); this test installs nothing. Without it the test is
+skipped, except on CI (CI=true), where it fails.
 """
 import glob
 import os
@@ -58,7 +58,7 @@ class TestDemoInBrowser(SyntheticDataTestCase):
         missing = missing_tools()
         if missing:
             reason = (f'the demo\'s browser test needs {", ".join(missing)}: '
-                      'bash tools/install_browser.sh (as root) and pip '
+                      'bash tools/dev/install_browser.sh (as root) and pip '
                       'install -e ".[demo]"')
             if ON_CI:
                 raise AssertionError(f'on CI this test must run; {reason}')
