@@ -4,12 +4,20 @@
         [--max-memory 8] [--config CONFIG]
     python tools/benchmark_translate.py throughput [--images 64]
         [--size 256] [--batch 4] [--rounds 3] [--config CONFIG]
+    python tools/benchmark_translate.py folder [--images 6]
+        [--megapixels 12] [--config CONFIG]
 
 memory: for each size, a JPEG made from scikit-image's coffee photograph
-(3:2) is translated by the tool in a subprocess; the table gives the
-tool's own prediction and the peak RSS of that process (getrusage of the
-child). Where the prediction at full resolution exceeds --max-memory, the
-tool's refusal gives the --max-side that fits, and that run is measured.
+(3:2) is translated by the tool at full resolution (--max-side 0) in a
+subprocess; the table gives the tool's own prediction and the peak RSS of
+that process (getrusage of the child). Where the prediction exceeds
+--max-memory, the tool translates at the largest working size that fits
+(its note names it), and that is the run measured.
+
+folder: a folder of --images phone-sized JPEGs (4:3, --megapixels each,
+half of them portrait by EXIF orientation, from scikit-image's
+photographs) translated by the tool with its defaults (no option but the
+output folder); the peak RSS of that process.
 
 throughput: a folder of --images JPEGs of --size pixels (crops of
 scikit-image's photographs) translated by the tool (in this process, the
@@ -42,13 +50,14 @@ PEAK = ('import resource, subprocess, sys\n'
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('mode', choices=['memory', 'throughput'])
+    p.add_argument('mode', choices=['memory', 'throughput', 'folder'])
     p.add_argument('--config', default=CONFIG)
-    p.add_argument('--megapixels', type=float, nargs='+',
-                   default=[1, 8, 24])
+    p.add_argument('--megapixels', type=float, nargs='+', default=None,
+                   help='image sizes (memory: 1 8 24; folder: 12)')
     p.add_argument('--max-memory', type=float, default=8.0,
                    help='GiB (memory mode)')
-    p.add_argument('--images', type=int, default=64)
+    p.add_argument('--images', type=int, default=None,
+                   help='images (throughput: 64, folder: 6)')
     p.add_argument('--size', type=int, default=256)
     p.add_argument('--batch', type=int, default=4)
     p.add_argument('--rounds', type=int, default=3)
@@ -99,37 +108,70 @@ def memory(args, tmp: str) -> None:
     print('| image | megapixels | predicted at full size (GiB) | '
           '--max-side | predicted (GiB) | peak RSS (GiB) | seconds |')
     print('|---|---|---|---|---|---|---|')
-    for mp in args.megapixels:
+    for mp in args.megapixels or [1, 8, 24]:
         w = int(round((mp * 1e6 * 1.5)**0.5))
         h = int(round(w / 1.5))
         src = osp.join(tmp, f'in{mp:g}')
         os.makedirs(src)
         Image.fromarray(photo(h, w)).save(osp.join(src, 'photo.jpg'),
                                           quality=90)
-        base = [ckpt, src, '--out-dir', osp.join(tmp, f'out{mp:g}')]
+        base = [ckpt, src, '--out-dir', osp.join(tmp, f'out{mp:g}'),
+                '--max-side', '0']
         # the prediction: a limit nothing fits under makes the tool say it
         _, log, _ = run_tool([args.config, *base, '--max-memory', '0.01'],
                              measure=False)
         full = need = float(re.search(r'needs about ([\d.]+) GiB',
                                       log).group(1))
-        side = None
-        if need > args.max_memory:
-            _, log, _ = run_tool([args.config, *base, '--max-memory',
-                                  str(args.max_memory)], measure=False)
-            found = re.search(r'--max-side (\d+) \(about ([\d.]+) GiB', log)
-            if not found:
-                print(f'| {w}x{h} | {w * h / 1e6:.1f} | {full:.2f} | - | '
-                      '- | refused | - |')
-                continue
-            side, need = int(found.group(1)), float(found.group(2))
-        extra = ['--max-side', str(side)] if side else []
         start = time.perf_counter()
-        rc, log, peak = run_tool([args.config, *base, *extra])
+        rc, log, peak = run_tool([args.config, *base, '--max-memory',
+                                  str(args.max_memory)])
         secs = time.perf_counter() - start
         if rc != 0:
             print(log)
+            print(f'| {w}x{h} | {w * h / 1e6:.1f} | {full:.2f} | - | '
+                  '- | refused | - |')
+            continue
+        # a smaller working size, where the full one does not fit
+        found = re.search(r'--max-side (\d+), about ([\d.]+) GiB', log)
+        side = None
+        if found:
+            side, need = int(found.group(1)), float(found.group(2))
         print(f'| {w}x{h} | {w * h / 1e6:.1f} | {full:.2f} | {side or "-"} '
               f'| {need:.2f} | {peak:.2f} | {secs:.0f} |', flush=True)
+
+
+def folder(args, tmp: str) -> None:
+    from PIL import Image
+    ckpt = osp.join(tmp, 'w.pth')
+    random_checkpoint(args.config, ckpt)
+    mp = (args.megapixels or [12.0])[0]
+    w = int(round((mp * 1e6 * 4 / 3)**0.5))
+    h = int(round(w * 3 / 4))
+    src = osp.join(tmp, 'phone')
+    os.makedirs(src)
+    names = ('astronaut', 'coffee', 'chelsea')
+    count = args.images or 6
+    for i in range(count):
+        img = Image.fromarray(photo(h, w, names[i % 3], i))
+        exif = Image.Exif()
+        if i % 2:  # a portrait: stored sideways, EXIF orientation 6
+            exif[0x0112] = 6
+            img = img.transpose(Image.Transpose.ROTATE_90)
+        img.save(osp.join(src, f'IMG_{i:04d}.jpg'), quality=90,
+                 exif=exif.tobytes())
+    start = time.perf_counter()
+    rc, log, peak = run_tool([args.config, ckpt, src, '--out-dir',
+                              osp.join(tmp, 'out')])
+    secs = time.perf_counter() - start
+    if rc != 0:
+        print(log)
+    with open('/proc/meminfo') as f:  # Linux
+        total = int(f.readline().split()[1]) / 2**20
+    print(f'config {osp.relpath(args.config, ROOT)}, CPU '
+          f'({os.cpu_count()} cores, {total:.0f} GiB); {count} JPEGs of '
+          f'{w}x{h} ({w * h / 1e6:.1f} MP), tools/translate.py with its '
+          'defaults')
+    print(f'exit code {rc}, peak RSS {peak:.2f} GiB, {secs:.0f} s')
 
 
 def throughput(args, tmp: str) -> None:
@@ -143,6 +185,7 @@ def throughput(args, tmp: str) -> None:
     src = osp.join(tmp, 'in')
     os.makedirs(src)
     names = ('astronaut', 'coffee', 'chelsea')
+    args.images = args.images or 64
     for i in range(args.images):
         Image.fromarray(photo(args.size, args.size, names[i % 3], i)).save(
             osp.join(src, f'{i:04d}.jpg'), quality=90)
@@ -211,7 +254,8 @@ def main(argv=None) -> None:
     quiet_tool()
     import uagit_mm  # noqa: F401
     with tempfile.TemporaryDirectory() as tmp:
-        (memory if args.mode == 'memory' else throughput)(args, tmp)
+        dict(memory=memory, throughput=throughput,
+             folder=folder)[args.mode](args, tmp)
 
 
 if __name__ == '__main__':

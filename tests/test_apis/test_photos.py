@@ -4,6 +4,7 @@ write a kind, by OpenCV), real photographs (scikit-image's bundled
 astronaut, coffee and chelsea), inputs whose names differ only in suffix,
 a large image under a memory bound, and a tool that prints no import
 noise."""
+import contextlib
 import io
 import os
 import os.path as osp
@@ -451,7 +452,7 @@ class TestToolOnPhotos(ToolTestCase):
         write_large_png(osp.join(src, 'big.png'), 6000, 4000)
         out = osp.join(self.tmp.name, 'large_out')
         base = ['tools/translate.py', CONFIG, self.ckpt, src, '--out-dir',
-                out, '--cfg-options', *TINY_ARGS]
+                out, '--max-side', '0', '--cfg-options', *TINY_ARGS]
         args = base + ['--max-memory', '3']
         code = (
             'import resource, subprocess, sys\n'
@@ -537,3 +538,21 @@ class TestPipeline(TestCase):
                                      1, i)
                 side = np.asarray(Image.open(jobs[i].outs['side']))
                 self.assertEqual(side.shape[1], 3 * sizes[i][1])
+
+
+class TestWorkingSizeDefault(TestCase):
+    """The tool runs the networks at a longer side of 1024 by default (as
+    the demo), so a folder of phone photos stays within a few GiB; 0 asks
+    for the image's own size."""
+
+    def test_default_zero_and_negative(self):
+        from uagit_mm.apis.translate_cli import parse_args
+        base = ['c.py', 'w.pth', 'in', '--out-dir', 'out']
+        self.assertEqual(parse_args(base).max_side, 1024)
+        self.assertIsNone(parse_args(base + ['--max-side', '0']).max_side)
+        self.assertEqual(parse_args(base + ['--max-side', '300']).max_side,
+                         300)
+        with self.assertRaises(SystemExit), \
+                contextlib.redirect_stderr(io.StringIO()) as err:
+            parse_args(base + ['--max-side', '-1'])
+        self.assertIn('--max-side must be >= 0', err.getvalue())

@@ -71,8 +71,9 @@ class TranslationDemo:
     Args:
         model: A UAGIT model in eval mode, or an exported file's
             translator (:func:`~uagit_mm.apis.exported.load_translator`).
-        max_side (int, optional): Translate larger images at this longer
-            side and resize back, as ``tools/translate.py --max-side``.
+        max_side (int, optional): Run the networks on larger images at
+            this longer side and compose at the image's own size, as
+            ``tools/translate.py --max-side``.
         max_pixels (int): Refuse larger images, as ``--max-pixels``
             (uploads are judged from the file header before decoding).
         examples (list[str], optional): Image files offered on the page;

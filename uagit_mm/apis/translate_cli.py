@@ -3,7 +3,7 @@
     python tools/translate.py CONFIG CHECKPOINT INPUT --out-dir OUT
     (or, once installed: uagit-translate CONFIG CHECKPOINT INPUT ...)
         [--direction a2b|b2a] [--batch-size 4] [--device cpu]
-        [--max-side N] [--max-pixels N] [--max-memory GIB]
+        [--max-side 1024] [--max-pixels N] [--max-memory GIB]
         [--mask-threshold T] [--mask-dir DIR] [--invert-mask]
         [--mask-dilate N] [--side-by-side] [--overwrite] [--workers 2]
         [--cfg-options ...]
@@ -55,9 +55,10 @@ def parse_args(argv=None):
                    'the images/s at 256x256 on CPUs with AVX512-BF16, '
                    'results within 1/255 of fp32 on average); checkpoints '
                    'only')
-    p.add_argument('--max-side', type=int, default=None,
+    p.add_argument('--max-side', type=int, default=1024,
                    help='run the networks on larger images at this longer '
-                   "side; their output and mask are scaled up and composed "
+                   "side (default 1024, as the demo; 0: the image's own "
+                   'size); their output and mask are scaled up and composed '
                    "with the full-size input, so what is not translated "
                    "keeps the input's pixels")
     p.add_argument('--max-pixels', type=int, default=None,
@@ -92,10 +93,13 @@ def parse_args(argv=None):
     p.add_argument('--cfg-options', nargs='+', action=DictAction,
                    help='override config settings, key=value')
     args = p.parse_args(argv)
-    for flag in ('batch_size', 'max_side', 'max_pixels', 'workers'):
+    for flag in ('batch_size', 'max_pixels', 'workers'):
         value = getattr(args, flag)
         if value is not None and value < 1:
             p.error(f'--{flag.replace("_", "-")} must be >= 1')
+    if args.max_side < 0:
+        p.error('--max-side must be >= 0 (0: full resolution)')
+    args.max_side = args.max_side or None
     if args.max_memory is not None and not args.max_memory > 0:
         p.error('--max-memory must be > 0 (GiB)')
     if args.mask_dir is not None and not osp.isdir(args.mask_dir):
