@@ -7,10 +7,10 @@
 # this budget), decaying linearly to 0 over the second half. Not in the
 # paper: model.sharpness, a penalty 2 * mean(4 a (1 - a)) on each attention
 # map, ramped in from iteration 1,000 to 1,250, so the masks are near binary
-# when they are frozen at the switch (README, "Sharp attention on every kind
-# of domain pair": on the colour-only set it took them from 0.61 / 0.71 to
-# 0.86-0.87 / 0.89-0.90 on the object; on this set IoU stayed within the
-# seeds' spread). model.sharpness.weight=0 gives the paper's losses.
+# when they are frozen at the switch (docs/results.md, "Sharp attention on
+# both kinds of domain pair": on the colour-only set it took them from
+# 0.61 / 0.71 to 0.86-0.87 / 0.89-0.90 on the object; on this set IoU stayed
+# within the seeds' spread). model.sharpness.weight=0 gives the paper's losses.
 _base_ = [
     './_base_/models/uagit.py', './_base_/datasets/unpaired_256.py',
     './_base_/schedules/uagit_100e.py'
@@ -73,8 +73,8 @@ test_evaluator = dict(metrics=[
 # drawn apart from train and test by tools/make_synthetic_dataset.py) every
 # `val_interval` iterations, keeping best_attn_mean_mask_iou_iter_N.pth (the
 # mean mask IoU of both directions); the test set stays for the figures.
-# `--cfg-options val_interval=0` switches it off (tools/train.py; README,
-# "Validation while training").
+# `--cfg-options val_interval=0` switches it off (tools/train.py;
+# docs/training.md, "Validation while training").
 val_interval = 500
 val_dataloader = dict(
     _delete_=True,

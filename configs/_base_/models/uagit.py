@@ -42,7 +42,7 @@ model = dict(
     # not in the paper: from this iteration, while the attention trains, the
     # training composite uses [a > u], u ~ U(0, 1) per image (straight-
     # through gradient), meant to push grey masks to 0 or 1 (it did not in
-    # the README's pilot); None = off (paper)
+    # the pilot in docs/results.md); None = off (paper)
     binary_mask_from=None,
     # not in the paper: dict(weight=w, begin=i0, end=i1) adds
     # w * mean(4 a (1 - a)) per attention map to the generator loss while

@@ -15,8 +15,8 @@ ADVICE = ('Knobs to try: {knobs}a smaller cycle weight '
           'a later switch to the masked discriminator '
           '(model.switch_epoch / model.switch_iter) so the attention trains '
           'longer before it is frozen.')
-# what kept the masks open on real photographs (README, "Real photographs":
-# open, but on horse2zebra at 64 px not on the animals)
+# what kept the masks open on real photographs (docs/results.md, "Real
+# photographs": open, but on horse2zebra at 64 px not on the animals)
 CLOSED_KNOBS = ('model.warmup with model.attention.out_bias (e.g. '
                 'warmup=dict(iters=<a third of the switch>), out_bias=3: the '
                 'generators first train on whole images and the masks start '
@@ -29,13 +29,14 @@ GREY_ADVICE = ('The attention networks are frozen from here on, so this mask '
                'thresholded at 0.5 miss the object. Knobs to try: '
                'model.sharpness (a penalty on a(1 - a) ramped in before the '
                'switch, e.g. dict(weight=2.0, begin=<40% of the switch>, '
-               'end=<50%>); not in the paper; in the README\'s table it took '
-               'the colour-only set\'s masks from 0.6-0.7 to 0.87-0.90 on the '
-               'object), a later switch (model.switch_epoch / '
+               'end=<50%>); not in the paper; in docs/results.md\'s table it '
+               'took the colour-only set\'s masks from 0.6-0.7 to 0.87-0.90 '
+               'on the object), a later switch (model.switch_epoch / '
                'model.switch_iter), a lower threshold tau (model.threshold), '
                'model.freeze_attention=False, or, experimental, '
                'model.binary_mask_from (random binary masks in the training '
-               'composite; in the README\'s pilot it made the masks worse).')
+               'composite; in the pilot of docs/results.md it made the masks '
+               'worse).')
 
 
 @HOOKS.register_module()

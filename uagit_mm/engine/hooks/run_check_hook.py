@@ -115,8 +115,8 @@ class RunCheckHook(Hook):
                 not osp.isfile(inception):
             print_log(
                 f'No validation while training: the Inception file '
-                f'{inception} that FID/KID need is missing (README, '
-                '"Evaluation"); the best checkpoint is not kept.',
+                f'{inception} that FID/KID need is missing '
+                '(docs/evaluation.md); the best checkpoint is not kept.',
                 logger='current', level=30)
 
     def before_val(self, runner) -> None:
