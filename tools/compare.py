@@ -254,7 +254,8 @@ def main():
             vals = [metrics.get(f'attn/{d}/{c}', metrics.get(f'{d}/{c}'))
                     for c in columns]
             cells = ['–' if v is None else f'{v:.3f}' for v in vals]
-            print(f'| {name} | {sec:.3f} | {wall / 60:.1f} | {d} | ' +
+            speed = '–' if sec != sec else f'{sec:.3f}'  # nan: not trained
+            print(f'| {name} | {speed} | {wall / 60:.1f} | {d} | ' +
                   ' | '.join(cells) + ' |')
 
 
