@@ -621,6 +621,60 @@ class TestDomainContrast(TestCase):
             build(domain_contrast=-1.0)
 
 
+class TestAreaCost(TestCase):
+    """model.area_cost: a price per attended pixel, the weighted mean of
+    each attention map, while the attention trains (not in the paper; off
+    by default)."""
+
+    def test_loss_is_the_weighted_mean_attention(self):
+        torch.manual_seed(0)
+        model = build(area_cost=0.5, switch_iter=3)
+        for d in ('a', 'b'):
+            model.attentions[d] = HalfAttention()  # mean 0.475
+        inputs = model.data_preprocessor(batch(), True)['inputs']
+        for it, want in ((0, True), (3, False)):
+            set_iter(it)
+            state = model.schedule.state()
+            out = model.forward_cycle(inputs, state.train_attention)
+            _, losses = model._get_gen_loss(out, state)
+            for d in ('a', 'b'):
+                self.assertEqual(f'loss_area_cost_{d}' in losses, want)
+            if want:
+                self.assertAlmostEqual(losses['loss_area_cost_a'].item(),
+                                       0.5 * out['attn_a'].mean().item(),
+                                       places=6)
+
+    def test_its_gradient_closes_the_mask(self):
+        torch.manual_seed(0)
+        model = build(area_cost=1.0, switch_iter=3)
+        inputs = model.data_preprocessor(batch(), True)['inputs']
+        set_iter(0)
+        state = model.schedule.state()
+        out = model.forward_cycle(inputs, state.train_attention)
+        _, losses = model._get_gen_loss(out, state)
+        model.zero_grad()
+        losses['loss_area_cost_a'].backward()
+        grads = [p.grad for p in model.attentions['a'].parameters()
+                 if p.grad is not None and p.grad.abs().sum() > 0]
+        self.assertTrue(grads)
+        # a small step along the gradient lowers the mean attention
+        before = model.attentions['a'](inputs['img_a']).mean().item()
+        with torch.no_grad():
+            for p in model.attentions['a'].parameters():
+                if p.grad is not None:
+                    p -= 0.1 * p.grad
+        after = model.attentions['a'](inputs['img_a']).mean().item()
+        self.assertLess(after, before)
+
+    def test_default_and_bad_values(self):
+        self.assertEqual(build().schedule.area_cost, 0.0)
+        set_iter(0)
+        self.assertEqual(build().schedule.state().area_cost, 0.0)
+        for bad in (-0.1, 'x', None):
+            with self.assertRaisesRegex(ConfigError, r'model\.area_cost'):
+                build(area_cost=bad)
+
+
 class TestCycleTrainsAttention(TestCase):
     """model.cycle_trains_attention=False: the cycle loss gives the
     attention networks no gradient, the adversarial loss still does, and

@@ -150,6 +150,8 @@ class PhaseState:
         contrast_weight (float): Weight of the attention on the other
             domain's real images in the generator loss this step (0: not
             computed).
+        area_cost (float): Weight of the mean attention (on the domain's
+            own images) in the generator loss this step (0: not added).
     """
     phase: int
     mask_threshold: Optional[float]
@@ -161,6 +163,7 @@ class PhaseState:
     fixed_mask: Optional[float] = None
     area_floor: Optional[dict] = None
     contrast_weight: float = 0.0
+    area_cost: float = 0.0
 
     def disc_mask(self,
                   attention: torch.Tensor) -> Optional[torch.Tensor]:
@@ -211,6 +214,13 @@ class PhaseSchedule:
             network should mark what is particular to its own domain, and
             what both domains' photographs share (sky, grass) is then not
             it. 0 (the paper): never.
+        area_cost (float): While the attention networks train, add this
+            weight times the mean attention of each attention map (on its
+            own domain's images) to the generator loss: a constant price
+            per attended pixel, so a region is attended only where
+            translating it gains more against the discriminator. Meant for
+            ``cycle_trains_attention=False``, where nothing else pulls the
+            mask shut. 0 (the paper): never.
     """
 
     def __init__(self,
@@ -223,7 +233,8 @@ class PhaseSchedule:
                  sharpness: Optional[dict] = None,
                  warmup: Optional[dict] = None,
                  area_floor: Optional[dict] = None,
-                 domain_contrast: float = 0.0) -> None:
+                 domain_contrast: float = 0.0,
+                 area_cost: float = 0.0) -> None:
         if switch_epoch is not None and switch_iter is not None:
             raise ConfigError('UAGIT: set at most one of model.switch_epoch '
                               'and model.switch_iter')
@@ -251,6 +262,10 @@ class PhaseSchedule:
             raise ConfigError('UAGIT: model.domain_contrast must be a weight '
                               f'>= 0, got {domain_contrast!r}')
         self.domain_contrast = float(domain_contrast)
+        if not isinstance(area_cost, (int, float)) or area_cost < 0:
+            raise ConfigError('UAGIT: model.area_cost must be a weight >= 0, '
+                              f'got {area_cost!r}')
+        self.area_cost = float(area_cost)
         self._check_order()
         self._last_phase: Optional[int] = None
         self._last_warming: Optional[bool] = None
@@ -365,7 +380,8 @@ class PhaseSchedule:
             if train_attention else 0.0,
             fixed_mask=self.warmup['mask'] if warming else None,
             area_floor=self.area_floor if train_attention else None,
-            contrast_weight=self.domain_contrast if train_attention else 0.0)
+            contrast_weight=self.domain_contrast if train_attention else 0.0,
+            area_cost=self.area_cost if train_attention else 0.0)
         if warming != self._last_warming:
             if warming:
                 print_log(

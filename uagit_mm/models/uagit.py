@@ -111,6 +111,11 @@ class UAGIT(BaseTranslationModel):
             each attention network marks what is particular to its domain
             rather than what both share (logged as ``loss_contrast_<s>``).
             0 (the default, the paper): never.
+        area_cost (float): Not in the paper: while the attention trains,
+            adds this weight times the mean attention of each map to the
+            generator loss (a price per attended pixel; logged as
+            ``loss_area_cost_<domain>``), see :class:`PhaseSchedule`. 0
+            (the default, the paper): never.
         cycle_trains_attention (bool): Not in the paper when False: the
             cycle loss does not reach the attention networks (its cycle
             starts from a composite made with the attention detached, and
@@ -154,6 +159,7 @@ class UAGIT(BaseTranslationModel):
                  warmup: Optional[dict] = None,
                  area_floor: Optional[dict] = None,
                  domain_contrast: float = 0.0,
+                 area_cost: float = 0.0,
                  cycle_trains_attention: bool = True,
                  size_divisor: int = 4,
                  nonfinite: str = 'stop') -> None:
@@ -198,7 +204,7 @@ class UAGIT(BaseTranslationModel):
         schedule = PhaseSchedule(switch_iter, switch_epoch, threshold,
                                  freeze_attention, disc_norm_in_phase2,
                                  binary_mask_from, sharpness, warmup,
-                                 area_floor, domain_contrast)
+                                 area_floor, domain_contrast, area_cost)
         super().__init__(generator, discriminator, default_domain,
                          reachable_domains, related_domains,
                          data_preprocessor, int(discriminator_steps),
@@ -541,4 +547,7 @@ class UAGIT(BaseTranslationModel):
                 losses[f'loss_area_{src}'] = state.area_floor['weight'] * \
                     area_floor_penalty(outputs[f'attn_{src}'].float(),
                                        state.area_floor['floor'])
+            if state.area_cost:
+                losses[f'loss_area_cost_{src}'] = state.area_cost * \
+                    outputs[f'attn_{src}'].float().mean()
         return sum(losses.values()), losses
