@@ -6,6 +6,23 @@
 # Networks, optimizer and lr decay as in the synthetic CPU config; the
 # schedule and the additions to the paper are this file's (docs/results.md,
 # "Real photographs").
+#
+# What this config changes from the paper, and why: with the paper's losses
+# the masks close on these photographs within 1,000 iterations and the model
+# copies its input (a = 0 makes the cycle loss exactly 0). Here
+#   - the first 1,000 iterations train the generators on whole images
+#     (model.warmup, constant mask 1), so they translate something before
+#     the attention learns;
+#   - the cycle loss gives the attention networks no gradient
+#     (model.cycle_trains_attention=False): they learn from the adversarial
+#     loss alone, plus
+#   - a price per attended pixel (model.area_cost=0.3), so a region is
+#     attended only where translating it pays against the discriminator.
+# Measured in four runs (docs/results.md): attention on the horses
+# 0.26-0.30, off them 0.02-0.09; KID at or below doing nothing; the masks
+# stay soft, so the targets are not met. The paper's
+# settings: --cfg-options model.cycle_trains_attention=True
+# model.warmup.iters=0 model.area_cost=0.
 _base_ = ['./uagit_cpu_1xb1-2500iters_synthetic64.py']
 
 domain_a, domain_b = 'horse', 'zebra'
@@ -15,7 +32,10 @@ max_iters = 3000
 model = dict(
     domains=[domain_a, domain_b],
     switch_iter=2000,
-    sharpness=dict(_delete_=True, weight=0.0, begin=0, end=0))
+    sharpness=dict(_delete_=True, weight=0.0, begin=0, end=0),
+    warmup=dict(iters=1000, mask=1.0),
+    cycle_trains_attention=False,
+    area_cost=0.3)
 
 test_pipeline = _base_.test_pipeline[:-1] + [
     dict(type='PackUnpairedInputs', domains=[domain_a, domain_b])

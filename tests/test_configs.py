@@ -342,3 +342,35 @@ class TestRealDataConfigs(unittest.TestCase):
             'train_dataloader', 'val_dataloader', 'test_dataloader')
             for loader in _loaders(cfg, key)]
         self.assertEqual(roots, ['/elsewhere'] * 4)
+
+    def test_what_the_real_data_config_changes_from_the_paper(self):
+        """The horse2zebra 64 px config warms up, keeps the cycle loss off
+        the attention and prices the attended area (docs/results.md); the
+        paper config keeps the paper's losses."""
+        from mmengine.logging import MessageHub
+        init_default_scope('mmagic')
+        hub = MessageHub.get_current_instance()
+        cfg = _load(osp.join(CONFIG_DIR, self.NAMES[0]))
+        _shrink(cfg)
+        model = MODELS.build(cfg.model)
+        self.assertFalse(model.cycle_trains_attention)
+        seen = {}
+        for it in (0, 999, 1000, 1999, 2000):
+            hub.update_info('iter', it)
+            seen[it] = model.schedule.state(hub)
+        for it in (0, 999):  # warm-up: whole images, attention not trained
+            self.assertEqual(seen[it].fixed_mask, 1.0)
+            self.assertFalse(seen[it].train_attention)
+            self.assertEqual(seen[it].area_cost, 0.0)
+        for it in (1000, 1999):  # the attention trains, at a price
+            self.assertIsNone(seen[it].fixed_mask)
+            self.assertTrue(seen[it].train_attention)
+            self.assertEqual(seen[it].area_cost, 0.3)
+        self.assertEqual(seen[2000].phase, 2)  # frozen, masked D
+        self.assertFalse(seen[2000].train_attention)
+        paper = _load(osp.join(CONFIG_DIR, 'uagit_horse2zebra.py'))
+        _shrink(paper)
+        model = MODELS.build(paper.model)
+        self.assertTrue(model.cycle_trains_attention)
+        self.assertIsNone(model.schedule.warmup)
+        self.assertEqual(model.schedule.area_cost, 0.0)

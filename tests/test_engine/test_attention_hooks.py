@@ -134,7 +134,10 @@ class TestAttentionCollapseHook(TestCase):
             self.assertIn(f'is {state} at the switch', msg)
             self.assertNotIn('grey', msg)
         self.assertIn('nothing will be translated', a)
-        self.assertIn('model.warmup', a)  # the knob that opened the masks
+        # the knobs that opened the masks on real photographs
+        for knob in ('model.cycle_trains_attention=False', 'model.warmup',
+                     'model.area_cost'):
+            self.assertIn(knob, a)
         self.assertNotIn('model.warmup', b)
 
     def test_warmup_iterations_are_not_a_collapse(self):

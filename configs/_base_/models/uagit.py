@@ -59,4 +59,10 @@ model = dict(
     area_floor=dict(weight=0.0, floor=0.0),
     # not in the paper: weight of the mean attention A_s(t) on the other
     # domain's real images t while the attention trains; 0 = off (paper)
-    domain_contrast=0.0)
+    domain_contrast=0.0,
+    # not in the paper: a price per attended pixel, w * mean(a) per
+    # attention map while the attention trains; 0 = off (paper)
+    area_cost=0.0,
+    # False (not in the paper): the cycle loss gives the attention networks
+    # no gradient, they learn from the adversarial loss and the penalties
+    cycle_trains_attention=True)

@@ -15,14 +15,15 @@ ADVICE = ('Knobs to try: {knobs}a smaller cycle weight '
           'a later switch to the masked discriminator '
           '(model.switch_epoch / model.switch_iter) so the attention trains '
           'longer before it is frozen.')
-# what kept the masks open on real photographs (docs/results.md, "Real
-# photographs": open, but on horse2zebra at 64 px not on the animals)
-CLOSED_KNOBS = ('model.warmup with model.attention.out_bias (e.g. '
-                'warmup=dict(iters=<a third of the switch>), out_bias=3: the '
-                'generators first train on whole images and the masks start '
-                'near 1) or model.area_floor (e.g. dict(weight=100, '
-                'floor=0.2)); neither is in the paper, and on horse2zebra at '
-                '64 px both kept the masks open but not on the animals; ')
+# what opened the masks on the animals on real photographs (docs/results.md,
+# "Real photographs"; horse2zebra at 64 px, three seeds)
+CLOSED_KNOBS = ('model.cycle_trains_attention=False with model.warmup (e.g. '
+                'dict(iters=<half the switch>, mask=1.0)) and model.area_cost '
+                '(e.g. 0.3): the generators first train on whole images, the '
+                'cycle loss (exactly 0 for a closed mask) no longer trains '
+                'the attention, and each attended pixel has a price; none is '
+                'in the paper, configs/uagit_cpu_1xb1-3000iters_horse2zebra64'
+                '.py uses all three; ')
 
 GREY_ADVICE = ('The attention networks are frozen from here on, so this mask '
                'stays soft: translations are part blend, and masks '
