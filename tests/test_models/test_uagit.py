@@ -520,6 +520,18 @@ class TestWarmup(TestCase):
             self.assertTrue(torch.allclose(
                 out['fake_b'], model.generators['b'](inputs['img_a'])))
 
+    def test_the_log_says_when_the_attention_starts_training(self):
+        model = build(warmup=dict(iters=2), switch_iter=4)
+        with mock.patch('uagit_mm.models.phase_schedule.print_log') as log:
+            for it in range(4):
+                set_iter(it)
+                model.schedule.state()
+        msgs = [c.args[0] for c in log.call_args_list]
+        self.assertEqual(len(msgs), 3, msgs)
+        self.assertIn('until the warm-up ends at iteration 2', msgs[1])
+        self.assertIn('warm-up over at iteration 2', msgs[2])
+        self.assertIn('attention networks training', msgs[2])
+
     def test_off_by_default_and_bad_values(self):
         self.assertNotIn('warmup', LOG_KEYS)
         model = build()

@@ -388,6 +388,11 @@ class PhaseSchedule:
                     f"UAGIT warm-up: constant attention {self.warmup['mask']}"
                     f" until iteration {self.warmup['iters']}; attention "
                     'networks not trained', logger='current')
+            elif self._last_warming:
+                print_log(
+                    f'UAGIT warm-up over at iteration {curr_iter}: attention '
+                    f"networks {'training' if train_attention else 'frozen'}",
+                    logger='current')
             self._last_warming = warming
         if state.changed:
             seen = 'whole images' if phase == 1 else \
@@ -396,6 +401,8 @@ class PhaseSchedule:
                 f'UAGIT phase {phase}: discriminators see {seen}, norm '
                 f"{'on' if state.disc_norm else 'off'}; attention networks "
                 f"{'training' if state.train_attention else 'frozen'}" +
+                (f" until the warm-up ends at iteration {self.warmup['iters']}"
+                 if warming else '') +
                 (f'; random binary masks in the training composite from '
                  f'iteration {self.binary_mask_from}'
                  if state.train_attention and self.binary_mask_from
