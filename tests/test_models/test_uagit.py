@@ -86,6 +86,20 @@ class HalfAttention(torch.nn.Module):
         return out
 
 
+def gen_losses_before_and_after_switch(model, switch=3):
+    """``(iteration, outputs, losses)`` of the generator loss at iteration
+    0 (attention training) and at the switch (attention frozen), with both
+    attention networks replaced by :class:`HalfAttention`."""
+    for d in ('a', 'b'):
+        model.attentions[d] = HalfAttention()  # mean 0.475
+    inputs = model.data_preprocessor(batch(), True)['inputs']
+    for it in (0, switch):
+        set_iter(it)
+        state = model.schedule.state()
+        out = model.forward_cycle(inputs, state.train_attention)
+        yield it, out, model._get_gen_loss(out, state)[1]
+
+
 class TestComposition(TestCase):
 
     def test_mask_zero_copies_input_exactly(self):
@@ -562,14 +576,8 @@ class TestAreaFloor(TestCase):
     def test_generator_loss_gains_it_while_the_attention_trains(self):
         torch.manual_seed(0)
         model = build(area_floor=dict(weight=4.0, floor=0.6), switch_iter=3)
-        for d in ('a', 'b'):
-            model.attentions[d] = HalfAttention()  # mean 0.475
-        inputs = model.data_preprocessor(batch(), True)['inputs']
-        for it, want in ((0, True), (3, False)):
-            set_iter(it)
-            state = model.schedule.state()
-            out = model.forward_cycle(inputs, state.train_attention)
-            _, losses = model._get_gen_loss(out, state)
+        for it, out, losses in gen_losses_before_and_after_switch(model):
+            want = it == 0
             self.assertEqual('loss_area_a' in losses, want)
             if want:
                 mean = out['attn_a'].mean().item()
@@ -641,14 +649,8 @@ class TestAreaCost(TestCase):
     def test_loss_is_the_weighted_mean_attention(self):
         torch.manual_seed(0)
         model = build(area_cost=0.5, switch_iter=3)
-        for d in ('a', 'b'):
-            model.attentions[d] = HalfAttention()  # mean 0.475
-        inputs = model.data_preprocessor(batch(), True)['inputs']
-        for it, want in ((0, True), (3, False)):
-            set_iter(it)
-            state = model.schedule.state()
-            out = model.forward_cycle(inputs, state.train_attention)
-            _, losses = model._get_gen_loss(out, state)
+        for it, out, losses in gen_losses_before_and_after_switch(model):
+            want = it == 0
             for d in ('a', 'b'):
                 self.assertEqual(f'loss_area_cost_{d}' in losses, want)
             if want:

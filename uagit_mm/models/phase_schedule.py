@@ -257,15 +257,9 @@ class PhaseSchedule:
         self.sharpness = self._check_sharpness(sharpness)
         self.warmup = self._check_warmup(warmup)
         self.area_floor = self._check_area_floor(area_floor)
-        if not isinstance(domain_contrast, (int, float)) or \
-                domain_contrast < 0:
-            raise ConfigError('UAGIT: model.domain_contrast must be a weight '
-                              f'>= 0, got {domain_contrast!r}')
-        self.domain_contrast = float(domain_contrast)
-        if not isinstance(area_cost, (int, float)) or area_cost < 0:
-            raise ConfigError('UAGIT: model.area_cost must be a weight >= 0, '
-                              f'got {area_cost!r}')
-        self.area_cost = float(area_cost)
+        self.domain_contrast = self._check_weight('domain_contrast',
+                                                  domain_contrast)
+        self.area_cost = self._check_weight('area_cost', area_cost)
         self._check_order()
         self._last_phase: Optional[int] = None
         self._last_warming: Optional[bool] = None
@@ -283,6 +277,13 @@ class PhaseSchedule:
             raise ConfigError('UAGIT: model.warmup needs iters >= 0 and 0 < '
                               f'mask <= 1, got {warmup!r}')
         return dict(iters=iters, mask=mask) if iters else None
+
+    @staticmethod
+    def _check_weight(key: str, value) -> float:
+        if not isinstance(value, (int, float)) or value < 0:
+            raise ConfigError(f'UAGIT: model.{key} must be a weight >= 0, '
+                              f'got {value!r}')
+        return float(value)
 
     @staticmethod
     def _check_area_floor(area_floor: Optional[dict]) -> Optional[dict]:

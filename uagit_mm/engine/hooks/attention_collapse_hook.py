@@ -16,7 +16,7 @@ ADVICE = ('Knobs to try: {knobs}a smaller cycle weight '
           '(model.switch_epoch / model.switch_iter) so the attention trains '
           'longer before it is frozen.')
 # what opened the masks on the animals on real photographs (docs/results.md,
-# "Real photographs"; horse2zebra at 64 px, three seeds)
+# "Real photographs"; horse2zebra at 64 px, four runs)
 CLOSED_KNOBS = ('model.cycle_trains_attention=False with model.warmup (e.g. '
                 'dict(iters=<half the switch>, mask=1.0)) and model.area_cost '
                 '(e.g. 0.3): the generators first train on whole images, the '
