@@ -695,10 +695,12 @@ class TestCycleTrainsAttention(TestCase):
     the generators learn from both (not in the paper; on by default)."""
 
     @staticmethod
-    def grads(model, loss_key):
+    def grads(model, loss_key, binary_mask=False):
         set_iter(0)
         data = model.data_preprocessor(batch(), True)
-        out = model.forward_cycle(data['inputs'], train_attention=True)
+        torch.manual_seed(1)  # the binary masks' thresholds
+        out = model.forward_cycle(data['inputs'], train_attention=True,
+                                  binary_mask=binary_mask)
         state = model.schedule.state(MessageHub.get_current_instance())
         _, losses = model._get_gen_loss(out, state)
         model.zero_grad()
@@ -711,27 +713,35 @@ class TestCycleTrainsAttention(TestCase):
         return total(model.attentions), total(model.generators)
 
     def test_cycle_gradient_stops_at_the_attention(self):
-        for generator_input in ('foreground', 'full'):
-            with self.subTest(generator_input=generator_input):
+        # also with model.binary_mask_from's sampled binary composites: the
+        # cycle starts from the same composite, its mask detached
+        for generator_input, binary in (('foreground', False),
+                                        ('full', False),
+                                        ('foreground', True)):
+            with self.subTest(generator_input=generator_input,
+                              binary=binary):
                 torch.manual_seed(0)
                 paper = build(generator_input=generator_input)
                 torch.manual_seed(0)
                 model = build(generator_input=generator_input,
-                              cycle_trains_attention=False)
-                attn, gen = self.grads(paper, 'loss_cycle')
+                              cycle_trains_attention=False,
+                              binary_mask_from=0 if binary else None)
+                attn, gen = self.grads(paper, 'loss_cycle', binary)
                 self.assertGreater(attn, 0)
                 self.assertGreater(gen, 0)
-                attn, gen = self.grads(model, 'loss_cycle')
+                attn, gen = self.grads(model, 'loss_cycle', binary)
                 self.assertEqual(attn, 0.0)
                 self.assertGreater(gen, 0)
-                attn, gen = self.grads(model, 'loss_gan_g')
+                attn, gen = self.grads(model, 'loss_gan_g', binary)
                 self.assertGreater(attn, 0)
                 # the translations themselves are the paper's
                 set_iter(0)
                 data = paper.data_preprocessor(batch(), True)
                 with torch.no_grad():
-                    a = paper.forward_cycle(data['inputs'], True)
-                    b = model.forward_cycle(data['inputs'], True)
+                    torch.manual_seed(2)
+                    a = paper.forward_cycle(data['inputs'], True, binary)
+                    torch.manual_seed(2)
+                    b = model.forward_cycle(data['inputs'], True, binary)
                 for key in a:
                     torch.testing.assert_close(a[key], b[key])
 
@@ -740,5 +750,3 @@ class TestCycleTrainsAttention(TestCase):
         with self.assertRaisesRegex(ConfigError,
                                     r'model\.cycle_trains_attention'):
             build(cycle_trains_attention='no')
-        with self.assertRaisesRegex(ConfigError, 'binary_mask_from'):
-            build(cycle_trains_attention=False, binary_mask_from=0)

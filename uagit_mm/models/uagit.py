@@ -83,9 +83,10 @@ class UAGIT(BaseTranslationModel):
             gradient (:func:`.phase_schedule.sample_binary_mask`), meant to
             push grey attention maps to 0 or 1 (in the pilot of
             docs/results.md on the colour-only set it made them worse
-            instead). Test-time
-            translation keeps the continuous mask. None (the default, the
-            paper) never.
+            instead). With ``cycle_trains_attention=False`` the cycle
+            starts from the same binary composite, its mask detached.
+            Test-time translation keeps the continuous mask. None (the
+            default, the paper) never.
         sharpness (dict, optional): Not in the paper:
             ``dict(weight=w, begin=i0, end=i1)`` adds ``w *
             mean(4 a (1 - a))`` per attention map to the generator loss
@@ -195,11 +196,6 @@ class UAGIT(BaseTranslationModel):
         if not isinstance(cycle_trains_attention, bool):
             raise ConfigError('UAGIT: model.cycle_trains_attention must be '
                               f'True or False, got {cycle_trains_attention!r}')
-        if not cycle_trains_attention and binary_mask_from is not None:
-            raise ConfigError(
-                'UAGIT: model.cycle_trains_attention=False composes the '
-                "cycle with the continuous attention, model.binary_mask_from "
-                'with a sampled binary one: set only one of them')
         self.cycle_trains_attention = cycle_trains_attention
         schedule = PhaseSchedule(switch_iter, switch_epoch, threshold,
                                  freeze_attention, disc_norm_in_phase2,
@@ -291,7 +287,7 @@ class UAGIT(BaseTranslationModel):
         padded = self._pad(image, min_size=4 * self.size_divisor)
         if mask is not None:
             mask = self._pad(mask.to(image), min_size=4 * self.size_divisor)
-        out, attention, generated = self._attend_and_translate(
+        out, attention, generated, _ = self._attend_and_translate(
             padded, source, target_domain, attention=mask,
             with_generated=True)
         return (out[..., :h, :w], attention[..., :h, :w],
@@ -316,7 +312,7 @@ class UAGIT(BaseTranslationModel):
         both translation and the training cycle use. ``binary_mask``
         composes with :func:`sample_binary_mask` of the attention (which is
         still what is returned). ``with_generated``: also return the
-        generator's output."""
+        generator's output and the mask the composite used."""
         if attention is None:
             with torch.set_grad_enabled(train_attention
                                         and torch.is_grad_enabled()):
@@ -326,7 +322,7 @@ class UAGIT(BaseTranslationModel):
             if self.generator_input == 'foreground' else image
         generated = self._generate(target, gen_in)
         out = compose(image, mask, generated)
-        return (out, attention, generated) if with_generated else \
+        return (out, attention, generated, mask) if with_generated else \
             (out, attention)
 
     def translation(self, image: Tensor, target_domain=None, **kwargs):
@@ -473,19 +469,20 @@ class UAGIT(BaseTranslationModel):
             tgt = self.other_domain(src)
             out[f'real_{src}'] = real = inputs[f'img_{src}']
             const = self._constant_mask(real, fixed_mask)
-            fake, attn, generated = self._attend_and_translate(
+            fake, attn, generated, mask = self._attend_and_translate(
                 real, src, tgt, train_attention, binary_mask=binary_mask,
                 attention=const, with_generated=True)
             out[f'attn_{src}'] = attn
             out[f'fake_{tgt}'] = fake
             back_from, back_trains = fake, train_attention
             if not self.cycle_trains_attention and const is None:
-                # the cycle from a composite whose attention is detached
-                # (the generator still learns from it)
-                a = attn.detach()
+                # the cycle from the same composite (with the same sampled
+                # binary mask, if any) but with the mask detached (the
+                # generator still learns from it)
+                m = mask.detach()
                 if self.generator_input != 'full':
-                    generated = self._generate(tgt, a * real)
-                back_from, back_trains = compose(real, a, generated), False
+                    generated = self._generate(tgt, m * real)
+                back_from, back_trains = compose(real, m, generated), False
             # back through the other domain's attention network
             out[f'cycle_{src}'], _ = self._attend_and_translate(
                 back_from, tgt, src, back_trains, binary_mask=binary_mask,
