@@ -37,6 +37,7 @@ from mmengine.registry import init_default_scope  # noqa: E402
 
 from mmagic.registry import MODELS  # noqa: E402
 from uagit_mm.apis.image_io import decode_rgb  # noqa: E402
+from uagit_mm.apis.mask_control import read_mask  # noqa: E402
 from uagit_mm.evaluation.attention_metrics import image_stats  # noqa: E402
 from uagit_mm.utils import load_config  # noqa: E402
 
@@ -57,11 +58,8 @@ def load_split(root: str, split: str):
             continue
         with open(path, 'rb') as f:
             img = decode_rgb(f.read(), path)
-        with open(mpath, 'rb') as f:
-            mask = decode_rgb(f.read(), mpath)[..., 0] > 127
-        if mask.shape != img.shape[:2]:
-            raise SystemExit(f'attention_ceiling: {mpath} is '
-                             f'{mask.shape}, its image {img.shape[:2]}')
+        # the project's mask reader (gray value, at the image's size)
+        mask = read_mask(mpath, img.shape[:2]) > 0.5
         imgs.append(img)
         masks.append(mask)
     if not imgs:
@@ -109,7 +107,6 @@ def main(argv=None):
     p.add_argument('--eval-every', type=int, default=500)
     p.add_argument('--seed', type=int, default=0)
     args = p.parse_args(argv)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     init_default_scope('mmagic')
     cfg = load_config(args.config)
     root = args.data_root or cfg.data_root
