@@ -750,3 +750,74 @@ class TestCycleTrainsAttention(TestCase):
         with self.assertRaisesRegex(ConfigError,
                                     r'model\.cycle_trains_attention'):
             build(cycle_trains_attention='no')
+
+
+class TestHardCompositeGan(TestCase):
+    """model.hard_composite_gan: after the warm-up, the generators also
+    face the discriminator with a composite made with the hard mask
+    ``[a > tau]`` of the detached attention (not in the paper; off by
+    default)."""
+
+    def test_the_hard_composite_is_the_generator_output_where_attended(self):
+        torch.manual_seed(0)
+        model = build(hard_composite_gan=2.0, switch_iter=3)
+        for it, out, losses in gen_losses_before_and_after_switch(model):
+            real, w = out['real_a'], out['real_a'].shape[-1]
+            # HalfAttention: 0.05 (below tau) left, 0.9 right
+            generated = model._generate('b', out['attn_a'] * real)
+            hard = out['hard_fake_b']
+            torch.testing.assert_close(hard[..., :w // 2],
+                                       real[..., :w // 2])
+            torch.testing.assert_close(hard[..., w // 2:],
+                                       generated[..., w // 2:])
+            # the soft composite is not the generator's output there
+            self.assertFalse(torch.allclose(out['fake_b'][..., w // 2:],
+                                            generated[..., w // 2:]))
+            state = model.schedule.state()
+            pred = model.discriminators['b'](
+                hard, state.disc_mask(out['attn_a']))
+            self.assertAlmostEqual(
+                losses['loss_gan_hard_b'].item(),
+                2.0 * model.gan_loss(pred, True, is_disc=False).item(),
+                places=5, msg=f'iteration {it}')
+            self.assertIn('loss_gan_hard_a', losses)
+
+    def test_it_trains_the_generators_not_the_attention(self):
+        for generator_input in ('foreground', 'full'):
+            with self.subTest(generator_input=generator_input):
+                torch.manual_seed(0)
+                model = build(hard_composite_gan=1.0,
+                              generator_input=generator_input)
+                attn, gen = TestCycleTrainsAttention.grads(
+                    model, 'loss_gan_hard')
+                self.assertEqual(attn, 0.0)
+                self.assertGreater(gen, 0)
+
+    def test_off_by_default_and_during_the_warm_up(self):
+        set_iter(0)
+        data = batch()
+        torch.manual_seed(0)
+        plain = build()
+        torch.manual_seed(0)
+        model = build(hard_composite_gan=1.0, warmup=dict(iters=1))
+        optim = MultiOptimWrapperConstructor(deepcopy(OPTIM))(model)
+        self.assertNotIn('loss_gan_hard_b', model.train_step(data, optim))
+        set_iter(1)
+        self.assertIn('loss_gan_hard_b', model.train_step(data, optim))
+        # off: no extra composite, and the same translations
+        torch.manual_seed(0)
+        model = build(hard_composite_gan=1.0)
+        inputs = plain.data_preprocessor(data, True)['inputs']
+        with torch.no_grad():
+            a = plain.forward_cycle(inputs, True)
+            b = model.forward_cycle(inputs, True)
+        self.assertEqual(set(b) - set(a), {'hard_fake_a', 'hard_fake_b'})
+        for key in a:
+            torch.testing.assert_close(a[key], b[key])
+        self.assertEqual(plain.hard_composite_gan, 0.0)
+
+    def test_bad_values(self):
+        for bad in (-1.0, 'x', None, True):
+            with self.assertRaisesRegex(ConfigError,
+                                        r'model\.hard_composite_gan'):
+                build(hard_composite_gan=bad)

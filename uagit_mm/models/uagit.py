@@ -16,7 +16,8 @@ from mmagic.utils.typing import SampleList
 from uagit_mm.errors import ConfigError
 from .masked_pool import MaskedImagePool
 from .phase_schedule import (PhaseSchedule, PhaseState, area_floor_penalty,
-                             sample_binary_mask, sharpness_penalty)
+                             binarize_attention, sample_binary_mask,
+                             sharpness_penalty)
 from .updates import check_attentions_optimized, losses_finite, update
 
 Tensor = torch.Tensor
@@ -126,6 +127,16 @@ class UAGIT(BaseTranslationModel):
             loss exactly 0, which on real photographs drives them shut
             while the generators are still poor. True (the default, the
             paper): the cycle loss trains them too.
+        hard_composite_gan (float): Not in the paper: after the warm-up,
+            adds this weight times the generators' adversarial loss on a
+            second composite, made with the hard mask ``[a > tau]`` of the
+            detached attention (``loss_gan_hard_<target>``). It trains the
+            generators only: their output must pass the discriminator at
+            full strength wherever the attention is on, so they cannot
+            make up for a grey mask by overshooting (a soft composite
+            ``a G + (1 - a) s`` with ``a = 0.4`` looks translated when ``G``
+            exaggerates), and the soft composite pays for grey masks again.
+            0 (the default, the paper): never.
         size_divisor (int): The generator needs sizes divisible by this;
             other sizes are reflect-padded and cropped back. Defaults to 4.
         nonfinite (str): What a NaN/inf loss does: 'stop' raises an error
@@ -162,6 +173,7 @@ class UAGIT(BaseTranslationModel):
                  domain_contrast: float = 0.0,
                  area_cost: float = 0.0,
                  cycle_trains_attention: bool = True,
+                 hard_composite_gan: float = 0.0,
                  size_divisor: int = 4,
                  nonfinite: str = 'stop') -> None:
         if domains is not None:
@@ -197,6 +209,11 @@ class UAGIT(BaseTranslationModel):
             raise ConfigError('UAGIT: model.cycle_trains_attention must be '
                               f'True or False, got {cycle_trains_attention!r}')
         self.cycle_trains_attention = cycle_trains_attention
+        if isinstance(hard_composite_gan, bool) or not isinstance(
+                hard_composite_gan, (int, float)) or hard_composite_gan < 0:
+            raise ConfigError('UAGIT: model.hard_composite_gan must be a '
+                              f'weight >= 0, got {hard_composite_gan!r}')
+        self.hard_composite_gan = float(hard_composite_gan)
         schedule = PhaseSchedule(switch_iter, switch_epoch, threshold,
                                  freeze_attention, disc_norm_in_phase2,
                                  binary_mask_from, sharpness, warmup,
@@ -462,7 +479,9 @@ class UAGIT(BaseTranslationModel):
         Returns a dict with, per domain ``d`` and ``o`` the other domain:
         ``real_d``, ``attn_d`` (A_d(real_d), the continuous map), ``fake_o``
         (real_d translated), ``cycle_d`` (fake_o translated back through
-        A_o).
+        A_o); with ``hard_composite_gan``, after the warm-up, also
+        ``hard_fake_o`` (real_d composed with ``[a > tau]`` of the detached
+        attention).
         """
         out = {}
         for src in self._reachable_domains:
@@ -475,14 +494,23 @@ class UAGIT(BaseTranslationModel):
             out[f'attn_{src}'] = attn
             out[f'fake_{tgt}'] = fake
             back_from, back_trains = fake, train_attention
+            if const is None and (not self.cycle_trains_attention
+                                  or self.hard_composite_gan):
+                # the generator's output with the mask detached (the same
+                # output when the generator sees the full image)
+                m = mask.detach()
+                if self.generator_input != 'full':
+                    generated = self._generate(tgt, m * real)
             if not self.cycle_trains_attention and const is None:
                 # the cycle from the same composite (with the same sampled
                 # binary mask, if any) but with the mask detached (the
                 # generator still learns from it)
-                m = mask.detach()
-                if self.generator_input != 'full':
-                    generated = self._generate(tgt, m * real)
                 back_from, back_trains = compose(real, m, generated), False
+            if self.hard_composite_gan and const is None:
+                out[f'hard_fake_{tgt}'] = compose(
+                    real,
+                    binarize_attention(attn.detach(), self.schedule.threshold),
+                    generated)
             # back through the other domain's attention network
             out[f'cycle_{src}'], _ = self._attend_and_translate(
                 back_from, tgt, src, back_trains, binary_mask=binary_mask,
@@ -528,6 +556,11 @@ class UAGIT(BaseTranslationModel):
                               state.disc_mask(outputs[f'attn_{src}']))
             losses[f'loss_gan_g_{tgt}'] = self.gan_loss(
                 pred, True, is_disc=False)
+            if f'hard_fake_{tgt}' in outputs:
+                pred = discs[tgt](outputs[f'hard_fake_{tgt}'],
+                                  state.disc_mask(outputs[f'attn_{src}']))
+                losses[f'loss_gan_hard_{tgt}'] = self.hard_composite_gan * \
+                    self.gan_loss(pred, True, is_disc=False)
             losses[f'loss_cycle_{src}'] = self.cycle_loss(
                 outputs[f'cycle_{src}'], outputs[f'real_{src}'])
             if self.id_loss is not None:
