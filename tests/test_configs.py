@@ -313,7 +313,8 @@ class TestRealDataConfigs(unittest.TestCase):
     figures on the held-out images."""
 
     NAMES = ('uagit_cpu_1xb1-3000iters_horse2zebra64.py',
-             'cyclegan_cpu_1xb1-3000iters_horse2zebra64.py')
+             'cyclegan_cpu_1xb1-3000iters_horse2zebra64.py',
+             'uagit_cpu_1xb1-6000iters_horse2zebra128.py')
 
     def test_splits_and_metrics(self):
         for name in self.NAMES:
@@ -342,6 +343,22 @@ class TestRealDataConfigs(unittest.TestCase):
             'train_dataloader', 'val_dataloader', 'test_dataloader')
             for loader in _loaders(cfg, key)]
         self.assertEqual(roots, ['/elsewhere'] * 4)
+
+    def test_the_128px_config_is_the_64px_one_at_128px_for_longer(self):
+        small = _load(osp.join(CONFIG_DIR, self.NAMES[0]))
+        large = _load(osp.join(CONFIG_DIR, self.NAMES[2]))
+        roots = {loader.dataset.data_root for key in (
+            'train_dataloader', 'val_dataloader', 'test_dataloader')
+            for loader in _loaders(large, key)}
+        self.assertEqual(roots, {'data/horse2zebra128'})
+        self.assertEqual(large.train_cfg.max_iters, 6000)
+        self.assertEqual(large.model.switch_iter, 2000)
+        self.assertEqual((large.param_scheduler[0].begin,
+                          large.param_scheduler[0].end), (3000, 6000))
+        # the same model otherwise, warm-up, detached cycle and price included
+        self.assertEqual(dict(large.model.to_dict(), switch_iter=None),
+                         dict(small.model.to_dict(), switch_iter=None))
+        self.assertEqual(large.test_evaluator, small.test_evaluator)
 
     def test_what_the_real_data_config_changes_from_the_paper(self):
         """The horse2zebra 64 px config warms up, keeps the cycle loss off
