@@ -3,9 +3,10 @@
 #       --masks-zip horse2zebra_masks.zip      # -> data/horse2zebra128
 # Everything else is uagit_cpu_1xb1-3000iters_horse2zebra64.py's (its
 # networks, its three changes from the paper, the same held-out images and
-# test sets): the same 1,000-iteration warm-up on whole images, then the
-# attention trains for 2,000 iterations (not 1,000), phase 2 from 3,000, and
-# the lr decays to 0 over the second half. Measured (docs/results.md,
+# test sets): the same 1,000-iteration warm-up on whole images and 1,000
+# iterations of attention training, then phase 2 from 2,000 (the attention
+# frozen), the generators training on to 6,000, and the lr decaying to 0
+# over the second half. Measured (docs/results.md,
 # rows ah and ai: seeds 0 and 1, about 66 minutes each with one thread,
 # two runs sharing the 2 cores): attention on / off the animal 0.38-0.68 /
 # 0.08-0.11 on horse photographs, 0.30-0.32 / 0.07-0.08 on zebra ones,

@@ -804,7 +804,7 @@ class TestHardCompositeGan(TestCase):
         self.assertNotIn('loss_gan_hard_b', model.train_step(data, optim))
         set_iter(1)
         self.assertIn('loss_gan_hard_b', model.train_step(data, optim))
-        # off: no extra composite, and the same translations
+        # on: the same translations, plus the extra composites
         torch.manual_seed(0)
         model = build(hard_composite_gan=1.0)
         inputs = plain.data_preprocessor(data, True)['inputs']

@@ -494,23 +494,24 @@ class UAGIT(BaseTranslationModel):
             out[f'attn_{src}'] = attn
             out[f'fake_{tgt}'] = fake
             back_from, back_trains = fake, train_attention
-            if const is None and (not self.cycle_trains_attention
-                                  or self.hard_composite_gan):
+            detach_cycle = not self.cycle_trains_attention
+            if const is None and (detach_cycle or self.hard_composite_gan):
                 # the generator's output with the mask detached (the same
                 # output when the generator sees the full image)
                 m = mask.detach()
                 if self.generator_input != 'full':
                     generated = self._generate(tgt, m * real)
-            if not self.cycle_trains_attention and const is None:
-                # the cycle from the same composite (with the same sampled
-                # binary mask, if any) but with the mask detached (the
-                # generator still learns from it)
-                back_from, back_trains = compose(real, m, generated), False
-            if self.hard_composite_gan and const is None:
-                out[f'hard_fake_{tgt}'] = compose(
-                    real,
-                    binarize_attention(attn.detach(), self.schedule.threshold),
-                    generated)
+                if detach_cycle:
+                    # the cycle from the same composite (with the same
+                    # sampled binary mask, if any) but with the mask
+                    # detached (the generator still learns from it)
+                    back_from, back_trains = compose(real, m, generated), \
+                        False
+                if self.hard_composite_gan:
+                    out[f'hard_fake_{tgt}'] = compose(
+                        real, binarize_attention(attn.detach(),
+                                                 self.schedule.threshold),
+                        generated)
             # back through the other domain's attention network
             out[f'cycle_{src}'], _ = self._attend_and_translate(
                 back_from, tgt, src, back_trains, binary_mask=binary_mask,
@@ -552,13 +553,12 @@ class UAGIT(BaseTranslationModel):
         losses = {}
         for tgt in self._reachable_domains:
             src = self.other_domain(tgt)
-            pred = discs[tgt](outputs[f'fake_{tgt}'],
-                              state.disc_mask(outputs[f'attn_{src}']))
+            disc_mask = state.disc_mask(outputs[f'attn_{src}'])
+            pred = discs[tgt](outputs[f'fake_{tgt}'], disc_mask)
             losses[f'loss_gan_g_{tgt}'] = self.gan_loss(
                 pred, True, is_disc=False)
             if f'hard_fake_{tgt}' in outputs:
-                pred = discs[tgt](outputs[f'hard_fake_{tgt}'],
-                                  state.disc_mask(outputs[f'attn_{src}']))
+                pred = discs[tgt](outputs[f'hard_fake_{tgt}'], disc_mask)
                 losses[f'loss_gan_hard_{tgt}'] = self.hard_composite_gan * \
                     self.gan_loss(pred, True, is_disc=False)
             losses[f'loss_cycle_{src}'] = self.cycle_loss(
